@@ -1,0 +1,199 @@
+"""The `healthbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import paths
+from bot.config import ConfigError, Settings, load_settings
+from bot.content.store import ContentError
+
+log = logging.getLogger("healthbot")
+
+
+def configure_logging(level: str) -> None:
+    """Plain log lines; httpx is kept at WARNING because it logs URLs that carry the bot token."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the Telegram bot (polling)."""
+    from bot.app import build_application
+
+    if args.webhook:
+        raise ConfigError("--webhook is not available yet; run without it to use polling.")
+    app = build_application(settings)
+    log.info("starting the Telegram bot (polling) at %s", _safe_base(settings))
+    app.run_polling(drop_pending_updates=False)
+    return 0
+
+
+def cmd_start(settings: Settings, args: argparse.Namespace) -> int:
+    """Telegram when a token is set, else the terminal chat."""
+    if settings.telegram_bot_token:
+        args.webhook = False
+        return cmd_run(settings, args)
+    print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
+    return cmd_chat(settings, args)
+
+
+def cmd_chat(settings: Settings, _args: argparse.Namespace) -> int:
+    """Chat with the engine in this terminal."""
+    from bot.chat import chat
+    from bot.runtime import prepare
+
+    def read() -> str | None:
+        line = sys.stdin.readline()
+        return line.rstrip("\n") if line else None
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    async def main() -> None:
+        runtime = await prepare(settings)
+        try:
+            await chat(runtime.dialogue, settings.healthbot_secret, read, write)
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    """Upgrade, downgrade or show the schema revision."""
+    from bot.db import migrate
+
+    if args.action == "upgrade":
+        asyncio.run(migrate.upgrade(settings.database_url, args.revision or "head"))
+    elif args.action == "downgrade":
+        asyncio.run(migrate.downgrade(settings.database_url, args.revision or "base"))
+    print(asyncio.run(migrate.current_revision(settings.database_url)) or "(empty)")
+    return 0
+
+
+def cmd_nlu_train(settings: Settings, args: argparse.Namespace) -> int:
+    """Train the embedded model (reused when the training data has not changed)."""
+    from nlu.embedded import train_or_load
+
+    if args.backend == "rasa":
+        raise ConfigError("the Rasa backend arrives with the next issue; use --backend embedded.")
+    model, trained = train_or_load(
+        paths.NLU_DATA_DIR, paths.EMBEDDED_MODEL, paths.NLU_CONFIG, force=args.force
+    )
+    state = "trained" if trained else "up to date, reused"
+    print(f"embedded model {state}: {len(model.intents)} intents, {paths.EMBEDDED_MODEL}")
+    return 0
+
+
+def cmd_nlu_parse(settings: Settings, args: argparse.Namespace) -> int:
+    """Print one JSON parse result per message (argument, or one per stdin line)."""
+    from bot.runtime import build_parser
+    from nlu.parser import ParserUnavailable
+
+    parser = build_parser(settings)
+
+    async def parse_all(texts: Sequence[str]) -> None:
+        for text in texts:
+            try:
+                result = (await parser.parse(text)).to_dict()
+            except ParserUnavailable as exc:
+                result = {"text": text, "error": str(exc)}
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+    texts = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
+    asyncio.run(parse_all(list(texts)))
+    return 0
+
+
+def cmd_content_validate(_settings: Settings | None, args: argparse.Namespace) -> int:
+    """Check content and its consistency with the training data."""
+    from bot.content.validate import validate
+
+    report = validate(Path(args.content), Path(args.nlu_data))
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for error in report.errors:
+        print(f"error: {error}")
+    print("content OK" if report.ok else f"content has {len(report.errors)} error(s)")
+    return 0 if report.ok else 1
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    """The command tree."""
+    parser = argparse.ArgumentParser(
+        prog="healthbot",
+        description="Health information and referral chat-bot for young people in Kenya.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the Telegram bot (polling)")
+    run.add_argument("--webhook", action="store_true", help="webhook mode (not available yet)")
+    run.set_defaults(handler=cmd_run)
+    sub.add_parser("chat", help="chat with the bot in this terminal").set_defaults(handler=cmd_chat)
+    sub.add_parser(
+        "start", help="Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat (make run)"
+    ).set_defaults(handler=cmd_start, webhook=False)
+
+    db = sub.add_parser("db", help="database schema: upgrade, downgrade, current")
+    db.add_argument("action", choices=("upgrade", "downgrade", "current"))
+    db.add_argument("revision", nargs="?", help="target revision (default head / base)")
+    db.set_defaults(handler=cmd_db)
+
+    nlu = sub.add_parser("nlu", help="train the NLU model or parse messages")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
+    train = nlu_sub.add_parser("train", help="train the model (reused if the data is unchanged)")
+    train.add_argument("--backend", choices=("embedded", "rasa"), default="embedded")
+    train.add_argument("--force", action="store_true", help="retrain even if unchanged")
+    train.set_defaults(handler=cmd_nlu_train)
+    parse = nlu_sub.add_parser("parse", help="parse TEXT, or each stdin line, to JSON")
+    parse.add_argument("text", nargs="?", help="one message; without it, read stdin lines")
+    parse.set_defaults(handler=cmd_nlu_parse)
+
+    content = sub.add_parser("content", help="curated content tools")
+    content_sub = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
+    validate = content_sub.add_parser("validate", help="check content/ and its training data")
+    validate.add_argument("--content", default=str(paths.CONTENT_DIR), help=argparse.SUPPRESS)
+    validate.add_argument("--nlu-data", default=str(paths.NLU_DATA_DIR), help=argparse.SUPPRESS)
+    validate.set_defaults(handler=cmd_content_validate, needs_settings=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `healthbot` console script."""
+    args = build_arg_parser().parse_args(argv)
+    try:
+        settings = load_settings() if getattr(args, "needs_settings", True) else None
+        if settings is not None:
+            configure_logging(settings.log_level)
+        return int(args.handler(settings, args))
+    except ConfigError as exc:
+        print(f"healthbot: {exc}", file=sys.stderr)
+        return 2
+    except ContentError as exc:
+        print(
+            f"healthbot: the content is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr
+        )
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _safe_base(settings: Settings) -> str:
+    return settings.telegram_api_base_url.split("?", 1)[0]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Settings from the environment and a `.env` file, checked once at start-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_DATABASE_URL = "sqlite:///data/healthbot.db"
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+MIN_SECRET_LENGTH = 16
+
+NluBackend = Literal["embedded", "rasa"]
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one sentence for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the application reads from its environment."""
+
+    healthbot_secret: str
+    telegram_bot_token: str | None = None
+    telegram_api_base_url: str = DEFAULT_API_BASE_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    nlu_backend: NluBackend = "embedded"
+    rasa_url: str = DEFAULT_RASA_URL
+    log_level: str = "INFO"
+
+    def require_token(self) -> str:
+        """Return the bot token or stop with a clear sentence."""
+        if not self.telegram_bot_token:
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in .env "
+                "or use `healthbot chat` for the terminal chat."
+            )
+        return self.telegram_bot_token
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Read settings; real environment variables win over the `.env` file."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str | None:
+        value = values.get(name, "").strip()
+        return value or None
+
+    secret = get("HEALTHBOT_SECRET")
+    if secret is None:
+        raise ConfigError(
+            "HEALTHBOT_SECRET is not set: `make run` writes one into .env, or set it to a long "
+            "random string (it keys the pseudonymous user ids)."
+        )
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"HEALTHBOT_SECRET is too short: use at least {MIN_SECRET_LENGTH} random characters."
+        )
+
+    token = get("TELEGRAM_BOT_TOKEN")
+    if token is not None and (":" not in token or not token.split(":", 1)[0].isdigit()):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN looks malformed: it should look like 123456:ABC... from @BotFather."
+        )
+
+    base_url = get("TELEGRAM_API_BASE_URL") or DEFAULT_API_BASE_URL
+    _require_http_url("TELEGRAM_API_BASE_URL", base_url)
+    rasa_url = get("RASA_URL") or DEFAULT_RASA_URL
+    _require_http_url("RASA_URL", rasa_url)
+
+    database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    scheme = database_url.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in {"sqlite", "postgresql", "postgres"} or "://" not in database_url:
+        raise ConfigError(
+            "DATABASE_URL must be an sqlite:/// or postgresql:// URL, "
+            "for example sqlite:///data/healthbot.db."
+        )
+
+    backend = (get("NLU_BACKEND") or "embedded").lower()
+    if backend not in ("embedded", "rasa"):
+        raise ConfigError("NLU_BACKEND must be `embedded` or `rasa`.")
+
+    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    if not isinstance(logging.getLevelName(log_level), int):
+        raise ConfigError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+
+    return Settings(
+        healthbot_secret=secret,
+        telegram_bot_token=token,
+        telegram_api_base_url=base_url,
+        database_url=database_url,
+        nlu_backend="rasa" if backend == "rasa" else "embedded",
+        rasa_url=rasa_url,
+        log_level=log_level,
+    )
+
+
+def _require_http_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, not {value!r}.")

@@ -1,0 +1,1 @@
+"""Curated content: schema, loading, rendering and validation of the files in `content/`."""

@@ -1,0 +1,110 @@
+"""Render content for a channel: editors' text in a sandbox, then a per-channel Jinja2 template.
+
+Editors' text may use `{{ helplines.KEY.number }}` (and `.name`, `.hours`); it is rendered in a
+sandboxed environment with StrictUndefined, so a typo is an error, never an empty gap. The result is
+inserted into `content/templates/<format>/*.j2`, where the HTML environment escapes every value.
+User text is never rendered as a template.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.content.store import ContentStore
+
+Format = Literal["html", "plain"]
+FORMATS: tuple[Format, ...] = ("html", "plain")
+
+
+class Renderer:
+    """Turns content and UI strings into finished message text for one format."""
+
+    def __init__(self, store: ContentStore, templates: Path | None = None) -> None:
+        self._store = store
+        # Editors' text is plain text; escaping happens once, in the channel template.
+        self._sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._compiled: dict[str, Template] = {}
+        folder = templates or store.root / "templates"
+        self._channels = {
+            fmt: Environment(
+                loader=FileSystemLoader(folder / fmt),
+                autoescape=fmt == "html",  # noqa: S701 - HTML is escaped; plain text has no markup
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=False,
+            )
+            for fmt in FORMATS
+        }
+        self._helplines = {
+            lang: {
+                key: {"number": h.number, "name": h.name.get(lang), "hours": h.hours.get(lang)}
+                for key, h in store.helplines.items()
+            }
+            for lang in ("en", "sw")
+        }
+
+    def text(self, source: str, language: str) -> str:
+        """Render one piece of editors' text (an answer, a UI string) in `language`."""
+        template = self._compiled.get(source)
+        if template is None:
+            template = self._sandbox.from_string(source)
+            self._compiled[source] = template
+        return template.render(helplines=self._helplines[_lang(language)]).strip()
+
+    def ui(self, key: str, language: str) -> str:
+        """A UI string from `content/ui.yml`, rendered in `language`."""
+        return self.text(self._store.ui[key].get(language), language)
+
+    def page(self, fmt: Format, name: str, **values: Any) -> str:
+        """Render `templates/<fmt>/<name>.j2` with `values` (escaped in HTML)."""
+        template = self._channels[fmt].get_template(f"{name}.j2")
+        return template.render(**values).strip()
+
+    def message(self, fmt: Format, body: str, title: str | None = None) -> str:
+        """A plain message: optional bold title, then the body."""
+        return self.page(fmt, "message", title=title, body=body)
+
+    def answer(self, fmt: Format, intent: str, language: str) -> str:
+        """The first answer to a topic intent, with its sources, review date and feedback prompt."""
+        item = self._store.topics[intent]
+        return self.page(
+            fmt,
+            "answer",
+            title=item.title.get(language),
+            body=self.text(item.answer.get(language), language),
+            sources=[_short_publisher(s.publisher) + f" {s.year}" for s in item.sources],
+            reviewed_on=item.reviewed_on.isoformat(),
+            labels=self._labels(language, "sources", "reviewed", "ask_helpful"),
+        )
+
+    def more(self, fmt: Format, intent: str, language: str) -> str:
+        """The "tell me more" part, with the full list of sources and links."""
+        item = self._store.topics[intent]
+        return self.page(
+            fmt,
+            "more",
+            title=item.title.get(language),
+            body=self.text(item.more.get(language), language),
+            sources=item.sources,
+            reviewed_on=item.reviewed_on.isoformat(),
+            labels=self._labels(language, "sources", "reviewed"),
+        )
+
+    def _labels(self, language: str, *keys: str) -> dict[str, str]:
+        return {key: self.ui(f"label_{key}", language) for key in keys}
+
+
+def _lang(language: str) -> str:
+    return "sw" if language == "sw" else "en"
+
+
+def _short_publisher(publisher: str) -> str:
+    """`Ministry of Health, National AIDS & STI Control Programme (NASCOP)` → `NASCOP`."""
+    if publisher.endswith(")") and "(" in publisher:
+        return publisher[publisher.rindex("(") + 1 : -1]
+    return publisher

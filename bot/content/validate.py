@@ -1,0 +1,164 @@
+"""`healthbot content validate`: every check an editor's change must pass before it ships."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from jinja2 import TemplateError
+
+from bot.content.render import FORMATS, Renderer
+from bot.content.schema import LANGUAGES
+from bot.content.store import ContentError, ContentStore, load_content
+from bot.dialogue.split import TELEGRAM_LIMIT, utf16_length
+from nlu.intents import ALL_INTENTS, CONVERSATION, TOPIC_INTENTS
+from nlu.training_data import TrainingDataError, load_training_data
+
+ANSWER_LIMIT = 600
+MORE_LIMIT = 1500
+BUTTON_LABEL_LIMIT = 40
+REQUIRED_UI = (
+    "welcome",
+    "anonymous",
+    "choose_language",
+    "language_set",
+    "menu_prompt",
+    "topic_prompt",
+    "did_you_mean",
+    "not_understood",
+    "unsupported",
+    "unknown_command",
+    "stale_button",
+    "help",
+    "privacy",
+    "feedback_yes",
+    "feedback_no",
+    "error",
+    "label_sources",
+    "label_reviewed",
+    "label_ask_helpful",
+    "button_helpful",
+    "button_not_helpful",
+    "button_more",
+    "button_menu",
+)
+TYPED_NUMBER_HINT = "a phone number is typed; use {{ helplines.KEY.number }}"
+_TYPED_NUMBER = re.compile(
+    r"(?<![\d{])(?:1190|1192|1195|1199|116|999|112|911|0\d{8,9}|\+254\d+)(?!\d)"
+)
+
+
+@dataclass
+class Report:
+    """Errors stop a release; warnings (an overdue review) are shown but do not fail."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when there are no errors."""
+        return not self.errors
+
+
+def validate(content_root: Path, nlu_data: Path, today: date | None = None) -> Report:
+    """Load and check the content and its consistency with the NLU training data."""
+    report = Report()
+    try:
+        store = load_content(content_root)
+    except ContentError as exc:
+        report.errors.extend(exc.problems)
+        return report
+    _check_references(store, report)
+    _check_rendering(store, report)
+    _check_reviews(store, report, today or date.today())
+    try:
+        trained = set(load_training_data(nlu_data).intents)
+    except TrainingDataError as exc:
+        report.errors.append(f"nlu data: {exc}")
+        return report
+    for intent in ALL_INTENTS:
+        if intent not in trained:
+            report.errors.append(f"intent {intent}: no training examples in {nlu_data}")
+    for intent in sorted(trained - set(ALL_INTENTS)):
+        report.errors.append(f"intent {intent}: trained but not in the intent taxonomy")
+    return report
+
+
+def _check_references(store: ContentStore, report: Report) -> None:
+    for intent in CONVERSATION:
+        if intent not in store.conversation:
+            report.errors.append(f"conversation/{intent}.yml: missing")
+    for intent, item in store.topics.items():
+        if intent not in TOPIC_INTENTS:
+            report.errors.append(f"topic {intent}: not a topic intent of the taxonomy")
+        for follow_up in item.follow_ups:
+            if follow_up not in store.topics and follow_up not in store.menu_actions:
+                report.errors.append(f"topic {intent}: follow-up {follow_up!r} has no content")
+        for language in LANGUAGES:
+            if len(item.question.get(language)) > BUTTON_LABEL_LIMIT:
+                report.errors.append(
+                    f"topic {intent}: question.{language} over {BUTTON_LABEL_LIMIT} characters"
+                )
+    for key in REQUIRED_UI:
+        if key not in store.ui:
+            report.errors.append(f"ui.yml: {key} missing")
+    for topic in store.menu.topics:
+        if not topic.intents and topic.action not in store.conversation:
+            report.errors.append(f"menu.yml: topic {topic.id} has no intents and no known action")
+        for intent in topic.intents:
+            if intent not in store.topics:
+                report.errors.append(
+                    f"menu.yml: topic {topic.id} lists {intent!r}, which has no content"
+                )
+    texts = [(f"ui.yml {k}", v) for k, v in store.ui.items()]
+    texts += [
+        (f"topic {k}", t) for k, item in store.topics.items() for t in (item.answer, item.more)
+    ]
+    texts += [(f"conversation {k}", item.answer) for k, item in store.conversation.items()]
+    for where, localised in texts:
+        for language in LANGUAGES:
+            if _TYPED_NUMBER.search(localised.get(language)):
+                report.errors.append(f"{where}.{language}: {TYPED_NUMBER_HINT}")
+
+
+def _check_rendering(store: ContentStore, report: Report) -> None:
+    renderer = Renderer(store)
+    for language in LANGUAGES:
+        for key, text in store.ui.items():
+            _render(report, f"ui.yml {key}.{language}", renderer.text, text.get(language), language)
+        for intent, conv in store.conversation.items():
+            where = f"conversation {intent}.{language}"
+            _render(report, where, renderer.text, conv.answer.get(language), language)
+        for intent, item in store.topics.items():
+            for part, limit in (("answer", ANSWER_LIMIT), ("more", MORE_LIMIT)):
+                where = f"topic {intent}.{part}.{language}"
+                source = getattr(item, part).get(language)
+                rendered = _render(report, where, renderer.text, source, language)
+                if rendered is not None and len(rendered) > limit:
+                    report.errors.append(f"{where}: {len(rendered)} characters (limit {limit})")
+                for fmt in FORMATS:
+                    page = _render(
+                        report, f"{where} ({fmt})", getattr(renderer, part), fmt, intent, language
+                    )
+                    if page is not None and utf16_length(page) > TELEGRAM_LIMIT:
+                        report.errors.append(f"{where} ({fmt}): longer than one Telegram message")
+
+
+def _render(report: Report, where: str, render: Callable[..., str], *args: object) -> str | None:
+    try:
+        return render(*args)
+    except (TemplateError, KeyError, AttributeError) as exc:
+        report.errors.append(f"{where}: does not render ({exc})")
+        return None
+
+
+def _check_reviews(store: ContentStore, report: Report, today: date) -> None:
+    for intent, item in store.topics.items():
+        if item.next_review <= item.reviewed_on:
+            report.errors.append(f"topic {intent}: next_review must be after reviewed_on")
+        elif item.next_review < today:
+            report.warnings.append(f"topic {intent}: review overdue since {item.next_review}")

@@ -1,0 +1,90 @@
+"""Keyword-only database functions the engine calls; each takes an open session."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import FeedbackDB, MessageDB, UserDB, utcnow
+
+
+async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
+    """Return the user row, creating it on first contact (safe when two processes race)."""
+    user = await session.get(UserDB, user_id)
+    if user is not None:
+        user.last_seen_at = utcnow()
+        return user
+    now = utcnow()
+    values = {
+        "id": user_id,
+        "channel": channel,
+        "state": "idle",
+        "state_data": {},
+        "created_at": now,
+        "last_seen_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(UserDB).values(**values).on_conflict_do_nothing())
+    user = await session.get(UserDB, user_id)
+    assert user is not None
+    return user
+
+
+async def log_message(
+    *,
+    session: AsyncSession,
+    user_id: str,
+    direction: str,
+    kind: str,
+    intent: str | None = None,
+    confidence: float | None = None,
+    language: str | None = None,
+    content_id: str | None = None,
+) -> MessageDB:
+    """Record one turn's metadata (never the text); flushed so the id is known."""
+    message = MessageDB(
+        user_id=user_id,
+        direction=direction,
+        kind=kind,
+        intent=intent,
+        confidence=confidence,
+        language=language,
+        content_id=content_id,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def record_feedback(
+    *, session: AsyncSession, user_id: str, message_id: int, helpful: bool
+) -> FeedbackDB | None:
+    """Store 👍/👎 for an answer this user received; None when the answer is not theirs."""
+    message = await session.get(MessageDB, message_id)
+    if (
+        message is None
+        or message.user_id != user_id
+        or message.kind != "answer"
+        or message.content_id is None
+    ):
+        return None
+    existing = await session.scalar(
+        select(FeedbackDB).where(FeedbackDB.user_id == user_id, FeedbackDB.message_id == message_id)
+    )
+    if existing is not None:
+        existing.helpful = helpful
+        return existing
+    feedback = FeedbackDB(
+        user_id=user_id,
+        message_id=message_id,
+        content_id=message.content_id,
+        helpful=helpful,
+        created_at=utcnow(),
+    )
+    session.add(feedback)
+    await session.flush()
+    return feedback

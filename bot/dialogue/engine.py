@@ -1,0 +1,369 @@
+"""The dialogue engine: every conversational behaviour, for every channel, lives here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.content.render import Renderer
+from bot.content.store import ContentStore
+from bot.db.models import UserDB
+from bot.db.repository import get_or_create_user, log_message, record_feedback
+from bot.dialogue import payloads
+from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
+from bot.dialogue.split import split_message
+from nlu.parser import Parser, ParseResult, ParserUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.4
+SMALL_TALK = ("greet", "goodbye", "thanks", "bot_challenge", "talk_to_counsellor", "find_service")
+LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
+COMMANDS = ("start", "menu", "language", "help", "privacy")
+
+
+@dataclass
+class Turn:
+    """One inbound message being answered, with the user row and the open session."""
+
+    inbound: Inbound
+    user: UserDB
+    session: AsyncSession
+
+    @property
+    def language(self) -> str:
+        """The user's chosen language, English until they choose or write in Kiswahili."""
+        return self.user.language or "en"
+
+
+class DialogueEngine:
+    """Turns an `Inbound` into `Reply`s; state lives in the database, never in this object."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        parser: Parser,
+        content: ContentStore,
+        renderer: Renderer,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> None:
+        self._sessions = sessions
+        self._parser = parser
+        self._content = content
+        self._render = renderer
+        self._threshold = threshold
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Answer one message; never raises, and every reply fits the channel's limit."""
+        language = "en"
+        try:
+            async with self._sessions() as session, session.begin():
+                user = await get_or_create_user(
+                    session=session, user_id=inbound.user_id, channel=inbound.channel
+                )
+                language = user.language or "en"
+                replies = await self._dispatch(Turn(inbound, user, session))
+        except Exception:
+            log.exception("turn failed", extra={"channel": inbound.channel, "kind": inbound.kind})
+            replies = [self._plain(language, "error")]
+        return [chunk for reply in replies for chunk in _split(reply)]
+
+    async def _dispatch(self, turn: Turn) -> list[Reply]:
+        kind = turn.inbound.kind
+        if kind is InboundKind.COMMAND:
+            return await self._command(turn)
+        if kind is InboundKind.BUTTON:
+            return await self._button(turn)
+        if kind is InboundKind.TEXT and turn.inbound.text.strip():
+            return await self._text(turn)
+        await self._log_in(turn, "media" if kind is InboundKind.MEDIA else "empty")
+        return [self._with_menu(turn.language, "unsupported")]
+
+    # commands -----------------------------------------------------------------------------
+
+    async def _command(self, turn: Turn) -> list[Reply]:
+        command = turn.inbound.command
+        await self._log_in(turn, "command", intent=command if command in COMMANDS else "unknown")
+        if command == "start":
+            return self._start(turn)
+        if command == "language":
+            return [self._language_choice()]
+        if command == "menu":
+            return [self._menu(turn)]
+        if command in ("help", "privacy"):
+            return [self._with_menu_button(turn.language, command)]
+        return [
+            self._plain(turn.language, "unknown_command"),
+            self._with_menu_button(turn.language, "help"),
+        ]
+
+    def _start(self, turn: Turn) -> list[Reply]:
+        if turn.user.language is None:
+            turn.user.state = "choosing_language"
+            body = "\n\n".join(
+                (self._both("welcome"), self._both("anonymous"), self._both("choose_language"))
+            )
+            return [Reply(self._render.message(turn.inbound.format, body), _language_buttons())]
+        body = "\n\n".join(
+            (
+                self._render.ui("welcome", turn.language),
+                self._render.ui("anonymous", turn.language),
+                self._render.ui("menu_prompt", turn.language),
+            )
+        )
+        turn.user.state = "menu"
+        return [
+            Reply(
+                self._render.message(turn.inbound.format, body), self._menu_buttons(turn.language)
+            )
+        ]
+
+    def _language_choice(self) -> Reply:
+        return Reply(
+            self._render.message("html", self._both("choose_language")), _language_buttons()
+        )
+
+    # buttons ------------------------------------------------------------------------------
+
+    async def _button(self, turn: Turn) -> list[Reply]:
+        payload = payloads.decode(turn.inbound.payload)
+        await self._log_in(turn, "button", intent=payload.arg if payload else None)
+        if payload is None:
+            return self._stale(turn)
+        if payload.action == "menu":
+            return [self._menu(turn)]
+        if payload.action == "lang" and payload.arg in LANGUAGE_NAMES:
+            turn.user.language = payload.arg
+            turn.user.state = "menu"
+            body = self._render.ui("language_set", payload.arg)
+            return [Reply(self._message(turn, body), self._menu_buttons(payload.arg))]
+        if payload.action == "topic":
+            return self._topic(turn, payload.arg)
+        if payload.action == "ask":
+            return await self._answer_intent(turn, payload.arg)
+        if payload.action == "more" and payload.arg in self._content.topics:
+            return [self._more(turn, payload.arg)]
+        if payload.action == "fb" and payload.arg.isdigit() and payload.extra in ("0", "1"):
+            return await self._feedback(turn, int(payload.arg), payload.extra == "1")
+        return self._stale(turn)
+
+    def _stale(self, turn: Turn) -> list[Reply]:
+        return [self._menu(turn, intro_key="stale_button")]
+
+    def _topic(self, turn: Turn, topic_id: str) -> list[Reply]:
+        topic = next((t for t in self._content.menu.topics if t.id == topic_id and t.intents), None)
+        if topic is None:
+            return self._stale(turn)
+        turn.user.state = "topic"
+        turn.user.state_data = {"topic": topic.id}
+        rows = [
+            (
+                Button(
+                    self._content.topics[i].question.get(turn.language), payloads.encode("ask", i)
+                ),
+            )
+            for i in topic.intents
+            if i in self._content.topics
+        ]
+        rows.append((self._menu_button(turn.language),))
+        text = self._render.message(
+            turn.inbound.format,
+            self._render.ui("topic_prompt", turn.language),
+            title=topic.label.get(turn.language),
+        )
+        return [Reply(text, tuple(rows))]
+
+    async def _feedback(self, turn: Turn, message_id: int, helpful: bool) -> list[Reply]:
+        saved = await record_feedback(
+            session=turn.session, user_id=turn.user.id, message_id=message_id, helpful=helpful
+        )
+        if saved is None:
+            return self._stale(turn)
+        key = "feedback_yes" if helpful else "feedback_no"
+        return [self._with_menu_button(turn.language, key)]
+
+    # free text ----------------------------------------------------------------------------
+
+    async def _text(self, turn: Turn) -> list[Reply]:
+        text = turn.inbound.text[:MAX_TEXT]
+        try:
+            result = await self._parser.parse(text)
+        except ParserUnavailable:
+            log.warning("parser unavailable", extra={"channel": turn.inbound.channel})
+            await self._log_in(turn, "text")
+            return [self._with_menu(turn.language, "not_understood")]
+        language = turn.user.language or result.language
+        await self._log_in(
+            turn,
+            "text",
+            intent=result.intent.name,
+            confidence=result.intent.confidence,
+            language=language,
+        )
+        intent = result.intent.name
+        confident = result.intent.confidence >= self._threshold or result.crisis.detected
+        if not confident:
+            return [self._did_you_mean(turn, result, language)]
+        if intent in self._content.topics:
+            return await self._answer_intent(turn, intent, language)
+        if intent == "out_of_scope":
+            return [self._with_menu(language, "out_of_scope", conversation=True)]
+        if intent == "menu_help":
+            return [self._with_menu(language, "menu_help", conversation=True)]
+        if intent == "greet":
+            return [self._with_menu(language, "greet", conversation=True)]
+        if intent in SMALL_TALK and intent in self._content.conversation:
+            return [self._conversation(turn, intent, language)]
+        return [self._did_you_mean(turn, result, language)]
+
+    def _did_you_mean(self, turn: Turn, result: ParseResult, language: str) -> Reply:
+        candidates = [s.name for s in result.intent_ranking if s.name in self._content.topics][:3]
+        rows = [
+            (Button(self._content.topics[i].question.get(language), payloads.encode("ask", i)),)
+            for i in candidates
+        ]
+        rows.append((self._menu_button(language),))
+        body = self._render.ui("did_you_mean", language)
+        return Reply(self._message(turn, body), tuple(rows))
+
+    # answers ------------------------------------------------------------------------------
+
+    async def _answer_intent(
+        self, turn: Turn, intent: str, language: str | None = None
+    ) -> list[Reply]:
+        language = language or turn.language
+        if intent in self._content.conversation and intent in (*SMALL_TALK, "menu_help"):
+            return [self._conversation(turn, intent, language)]
+        item = self._content.topics.get(intent)
+        if item is None:
+            return self._stale(turn)
+        message = await log_message(
+            session=turn.session,
+            user_id=turn.user.id,
+            direction="out",
+            kind="answer",
+            intent=intent,
+            language=language,
+            content_id=intent,
+        )
+        turn.user.state = "answered"
+        turn.user.state_data = {"intent": intent}
+        rows: list[tuple[Button, ...]] = [
+            (
+                Button(
+                    self._render.ui("button_helpful", language),
+                    payloads.encode("fb", str(message.id), "1"),
+                ),
+                Button(
+                    self._render.ui("button_not_helpful", language),
+                    payloads.encode("fb", str(message.id), "0"),
+                ),
+            ),
+            (Button(self._render.ui("button_more", language), payloads.encode("more", intent)),),
+        ]
+        rows += self._follow_up_rows(item.follow_ups, language)
+        rows.append((self._menu_button(language),))
+        text = self._render.answer(turn.inbound.format, intent, language)
+        return [Reply(text, tuple(rows))]
+
+    def _more(self, turn: Turn, intent: str) -> Reply:
+        item = self._content.topics[intent]
+        rows = self._follow_up_rows(item.follow_ups, turn.language)
+        rows.append((self._menu_button(turn.language),))
+        return Reply(self._render.more(turn.inbound.format, intent, turn.language), tuple(rows))
+
+    def _follow_up_rows(self, intents: Sequence[str], language: str) -> list[tuple[Button, ...]]:
+        actions = self._content.menu_actions
+        rows: list[tuple[Button, ...]] = []
+        for intent in intents:
+            item = self._content.topics.get(intent)
+            label = item.question if item is not None else actions.get(intent)
+            if label is not None:
+                rows.append((Button(label.get(language), payloads.encode("ask", intent)),))
+        return rows
+
+    def _conversation(self, turn: Turn, intent: str, language: str) -> Reply:
+        item = self._content.conversation[intent]
+        body = self._render.text(item.answer.get(language), language)
+        return Reply(self._message(turn, body), ((self._menu_button(language),),))
+
+    # building blocks ----------------------------------------------------------------------
+
+    def _menu(self, turn: Turn, intro_key: str = "menu_prompt") -> Reply:
+        turn.user.state = "menu"
+        body = self._render.ui(intro_key, turn.language)
+        if intro_key != "menu_prompt":
+            body += "\n\n" + self._render.ui("menu_prompt", turn.language)
+        return Reply(self._message(turn, body), self._menu_buttons(turn.language))
+
+    def _menu_buttons(self, language: str) -> tuple[tuple[Button, ...], ...]:
+        buttons = [
+            Button(
+                t.label.get(language),
+                payloads.encode("ask", t.action) if t.action else payloads.encode("topic", t.id),
+            )
+            for t in self._content.menu.topics
+        ]
+        return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+
+    def _menu_button(self, language: str) -> Button:
+        return Button(self._render.ui("button_menu", language), payloads.encode("menu"))
+
+    def _with_menu(self, language: str, key: str, *, conversation: bool = False) -> Reply:
+        """A message followed by the whole topic menu."""
+        source = (
+            self._content.conversation[key].answer.get(language)
+            if conversation
+            else self._content.ui[key].get(language)
+        )
+        body = self._render.text(source, language)
+        return Reply(self._render.message("html", body), self._menu_buttons(language))
+
+    def _with_menu_button(self, language: str, key: str) -> Reply:
+        body = self._render.ui(key, language)
+        return Reply(self._render.message("html", body), ((self._menu_button(language),),))
+
+    def _plain(self, language: str, key: str) -> Reply:
+        return Reply(self._render.message("html", self._render.ui(key, language)))
+
+    def _message(self, turn: Turn, body: str) -> str:
+        return self._render.message(turn.inbound.format, body)
+
+    def _both(self, key: str) -> str:
+        return self._render.ui(key, "en") + "\n" + self._render.ui(key, "sw")
+
+    async def _log_in(
+        self,
+        turn: Turn,
+        kind: str,
+        *,
+        intent: str | None = None,
+        confidence: float | None = None,
+        language: str | None = None,
+    ) -> None:
+        await log_message(
+            session=turn.session,
+            user_id=turn.user.id,
+            direction="in",
+            kind=kind,
+            intent=intent,
+            confidence=confidence,
+            language=language or turn.user.language,
+        )
+
+
+def _language_buttons() -> tuple[tuple[Button, ...], ...]:
+    return (
+        tuple(Button(name, payloads.encode("lang", code)) for code, name in LANGUAGE_NAMES.items()),
+    )
+
+
+def _split(reply: Reply) -> list[Reply]:
+    chunks = split_message(reply.text)
+    if len(chunks) == 1:
+        return [reply]
+    return [Reply(c) for c in chunks[:-1]] + [Reply(chunks[-1], reply.buttons)]

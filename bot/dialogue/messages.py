@@ -1,0 +1,52 @@
+"""What channels hand to the engine and what it hands back. Nothing here knows about Telegram."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.content.render import Format
+
+MAX_TEXT = 4096
+
+
+class InboundKind(StrEnum):
+    """What the young person sent."""
+
+    TEXT = "text"
+    BUTTON = "button"
+    COMMAND = "command"
+    MEDIA = "media"  # sticker, photo, voice, document, contact, location... anything not text
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a young person, already pseudonymised by the channel adapter."""
+
+    user_id: str
+    channel: str
+    kind: InboundKind
+    text: str = ""
+    payload: str = ""
+    command: str = ""
+
+    @property
+    def format(self) -> Format:
+        """How replies on this channel are marked up."""
+        return "plain" if self.channel == "cli" else "html"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button: the label the user sees and the payload that comes back (≤ 64 bytes)."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One outbound message: finished text in the channel's format plus rows of buttons."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()

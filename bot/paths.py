@@ -1,0 +1,13 @@
+"""Where the project's own files live (content, training data) and where it writes (data/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONTENT_DIR = PROJECT_ROOT / "content"
+NLU_DIR = PROJECT_ROOT / "nlu"
+NLU_DATA_DIR = NLU_DIR / "data"
+NLU_CONFIG = NLU_DIR / "config.yml"
+DATA_DIR = Path("data")
+EMBEDDED_MODEL = DATA_DIR / "nlu" / "embedded.pkl"

@@ -1,0 +1,33 @@
+"""The typed context handlers receive: bot data holds the engine and the pseudonymisation key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.dialogue.engine import DialogueEngine
+from bot.privacy import pseudonymise
+
+
+@dataclass
+class BotData:
+    """Shared, read-only after start-up: no per-user state lives here."""
+
+    dialogue: DialogueEngine | None = None
+    secret: str = field(default="", repr=False)
+
+    def engine(self) -> DialogueEngine:
+        """The dialogue engine, set in post_init."""
+        if self.dialogue is None:
+            raise RuntimeError("the dialogue engine is not ready")
+        return self.dialogue
+
+    def user_id(self, telegram_user_id: int) -> str:
+        """The pseudonymous id for a Telegram user."""
+        return pseudonymise(self.secret, "telegram", telegram_user_id)
+
+
+HealthbotContext = CallbackContext[
+    ExtBot[None], dict[object, object], dict[object, object], BotData
+]

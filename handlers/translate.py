@@ -1,0 +1,43 @@
+"""Telegram `Update` → engine `Inbound`, and engine `Reply` → Bot API keyword arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram.constants import ParseMode
+
+from bot.dialogue.messages import Inbound, InboundKind, Reply
+
+
+def command_name(text: str) -> str:
+    """`/Start@HealthBot payload` → `start`."""
+    word = text.split(maxsplit=1)[0] if text.strip() else ""
+    return word.lstrip("/").split("@", 1)[0].lower()
+
+
+def inbound_from_message(message: Message, user_id: str) -> Inbound:
+    """Translate a message (new or edited) into what the engine understands."""
+    text = message.text or ""
+    if text.startswith("/"):
+        return Inbound(user_id, "telegram", InboundKind.COMMAND, command=command_name(text))
+    if text:
+        return Inbound(user_id, "telegram", InboundKind.TEXT, text=text)
+    return Inbound(user_id, "telegram", InboundKind.MEDIA)
+
+
+def send_kwargs(reply: Reply) -> dict[str, Any]:
+    """Keyword arguments for `Bot.send_message`: HTML parse mode, no link previews, buttons."""
+    kwargs: dict[str, Any] = {
+        "text": reply.text,
+        "parse_mode": ParseMode.HTML,
+        "link_preview_options": LinkPreviewOptions(is_disabled=True),
+    }
+    if reply.buttons:
+        kwargs["reply_markup"] = InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]
+                for row in reply.buttons
+            ]
+        )
+    return kwargs

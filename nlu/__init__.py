@@ -1,0 +1,1 @@
+"""Natural-language understanding: training data, parsers and the parse result contract."""
