@@ -154,6 +154,10 @@ class _FastScorer:
     def __init__(self, model: EmbeddedModel) -> None:
         self._parts: list[tuple[Any, dict[str, int], Any, Any]] = []
         coef = np.asarray(model.classifier.coef_, dtype=np.float64)
+        intercept = np.asarray(model.classifier.intercept_, dtype=np.float64)
+        if coef.shape[0] == 1:  # two classes: P(class 1) = sigmoid(s) = softmax([0, s])[1]
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([[0.0], intercept])
         offset = 0
         for _name, vectorizer in model.features.transformer_list:
             size = len(vectorizer.vocabulary_)
@@ -166,7 +170,7 @@ class _FastScorer:
                 )
             )
             offset += size
-        self._intercept = np.asarray(model.classifier.intercept_, dtype=np.float64)
+        self._intercept = intercept
 
     def probabilities(self, text: str) -> Any:
         scores = self._intercept.copy()

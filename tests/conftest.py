@@ -1,0 +1,137 @@
+"""Shared fixtures: a trained model (once), migrated databases, the content and the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot import paths
+from bot.config import Settings
+from bot.content.render import Renderer
+from bot.content.store import ContentStore, load_content
+from bot.db.migrate import upgrade
+from bot.db.session import create_engine, session_factory
+from bot.dialogue.engine import DialogueEngine
+from nlu.embedded import EmbeddedModel, EmbeddedParser, train_or_load
+from nlu.parser import Parser
+
+T = TypeVar("T")
+SECRET = "test-secret-0123456789abcdef"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def run_in_new_loop(coroutine: Coroutine[object, object, T]) -> T:
+    """Run a coroutine from synchronous code without touching pytest-asyncio's current loop."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
+@pytest.fixture(scope="session")
+def content() -> ContentStore:
+    return load_content(paths.CONTENT_DIR)
+
+
+@pytest.fixture(scope="session")
+def renderer(content: ContentStore) -> Renderer:
+    return Renderer(content)
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedModel:
+    path = tmp_path_factory.mktemp("nlu") / "embedded.pkl"
+    trained, _ = train_or_load(paths.NLU_DATA_DIR, path, paths.NLU_CONFIG)
+    return trained
+
+
+@pytest.fixture(scope="session")
+def parser(model: EmbeddedModel) -> EmbeddedParser:
+    return EmbeddedParser(model)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    run_in_new_loop(upgrade(f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A freshly migrated SQLite database of this test's own."""
+    path = tmp_path / "healthbot.db"
+    shutil.copy(migrated_sqlite, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return Settings(
+        healthbot_secret=SECRET,
+        telegram_bot_token="123456:TEST-TOKEN",
+        telegram_api_base_url="http://127.0.0.1:9/bot",
+        database_url=sqlite_url,
+    )
+
+
+@pytest.fixture
+async def db(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(sqlite_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(db)
+
+
+def make_engine(
+    sessions: async_sessionmaker[AsyncSession], parser: Parser, content: ContentStore
+) -> DialogueEngine:
+    return DialogueEngine(
+        sessions=sessions, parser=parser, content=content, renderer=Renderer(content)
+    )
+
+
+@pytest.fixture
+def engine(
+    sessions: async_sessionmaker[AsyncSession], parser: EmbeddedParser, content: ContentStore
+) -> DialogueEngine:
+    return make_engine(sessions, parser, content)
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for this test (dropped after). Fails if PG is down."""
+    name = f"healthbot_test_{uuid.uuid4().hex[:12]}"
+    admin_url = make_url(POSTGRES_URL)
+    dsn = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def project_root() -> Iterator[Path]:
+    yield paths.PROJECT_ROOT
