@@ -13,15 +13,9 @@ from pathlib import Path
 from bot import paths
 from bot.config import ConfigError, Settings, load_settings
 from bot.content.store import ContentError
+from bot.logs import configure_logging
 
 log = logging.getLogger("healthbot")
-
-
-def configure_logging(level: str) -> None:
-    """Plain log lines; httpx is kept at WARNING because it logs URLs that carry the bot token."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

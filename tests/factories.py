@@ -37,9 +37,14 @@ def labels(reply: Reply) -> list[str]:
     return [b.label for b in buttons(reply)]
 
 
-def result(intent: str, confidence: float, *ranking: tuple[str, float], language: str = "en",
-           text_value: str = "x") -> ParseResult:
-    scores = (IntentScore(intent, confidence),) + tuple(IntentScore(n, c) for n, c in ranking)
+def result(
+    intent: str,
+    confidence: float,
+    *ranking: tuple[str, float],
+    language: str = "en",
+    text_value: str = "x",
+) -> ParseResult:
+    scores = (IntentScore(intent, confidence), *(IntentScore(n, c) for n, c in ranking))
     return ParseResult(text_value, scores[0], scores, (), language, Crisis())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,21 +43,26 @@ async def log_message(
     confidence: float | None = None,
     language: str | None = None,
     content_id: str | None = None,
-) -> MessageDB:
-    """Record one turn's metadata (never the text); flushed so the id is known."""
-    message = MessageDB(
-        user_id=user_id,
-        direction=direction,
-        kind=kind,
-        intent=intent,
-        confidence=confidence,
-        language=language,
-        content_id=content_id,
-        created_at=utcnow(),
+) -> int:
+    """Record one turn's metadata (never the text) and return its id.
+
+    A Core INSERT ... RETURNING: one round trip, without the unit-of-work overhead of the ORM.
+    """
+    statement = (
+        insert(MessageDB)
+        .values(
+            user_id=user_id,
+            direction=direction,
+            kind=kind,
+            intent=intent,
+            confidence=confidence,
+            language=language,
+            content_id=content_id,
+            created_at=utcnow(),
+        )
+        .returning(MessageDB.id)
     )
-    session.add(message)
-    await session.flush()
-    return message
+    return int((await session.execute(statement)).scalar_one())
 
 
 async def record_feedback(

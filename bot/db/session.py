@@ -32,6 +32,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if is_sqlite:
+        # each turn commits or rolls back explicitly; the pool's extra ROLLBACK on check-in is
+        # one more thread hop per turn for aiosqlite
+        kwargs.setdefault("pool_reset_on_return", None)
     engine = create_async_engine(async_url(url), **kwargs)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -241,7 +241,7 @@ class DialogueEngine:
         item = self._content.topics.get(intent)
         if item is None:
             return self._stale(turn)
-        message = await log_message(
+        message_id = await log_message(
             session=turn.session,
             user_id=turn.user.id,
             direction="out",
@@ -256,11 +256,11 @@ class DialogueEngine:
             (
                 Button(
                     self._render.ui("button_helpful", language),
-                    payloads.encode("fb", str(message.id), "1"),
+                    payloads.encode("fb", str(message_id), "1"),
                 ),
                 Button(
                     self._render.ui("button_not_helpful", language),
-                    payloads.encode("fb", str(message.id), "0"),
+                    payloads.encode("fb", str(message_id), "0"),
                 ),
             ),
             (Button(self._render.ui("button_more", language), payloads.encode("more", intent)),),

@@ -15,7 +15,14 @@ from bot.content.store import ContentError, ContentStore, load_content
 from bot.content.validate import validate
 from nlu.intents import CONVERSATION, TOPIC_INTENTS
 
-ISSUE_2_INTENTS = ("hiv_basics", "hiv_testing", "hiv_prep", "condoms", "contraception", "depression")
+ISSUE_2_INTENTS = (
+    "hiv_basics",
+    "hiv_testing",
+    "hiv_prep",
+    "condoms",
+    "contraception",
+    "depression",
+)
 
 
 @pytest.fixture
@@ -62,7 +69,9 @@ def test_a_typed_phone_number_is_an_error(content_copy: Path) -> None:
 
 def test_an_unknown_helpline_key_is_an_error(content_copy: Path) -> None:
     path = content_copy / "topics" / "hiv" / "hiv_testing.yml"
-    path.write_text(path.read_text().replace("helplines.one2one.number", "helplines.nobody.number", 1))
+    path.write_text(
+        path.read_text().replace("helplines.one2one.number", "helplines.nobody.number", 1)
+    )
     report = validate(content_copy, paths.NLU_DATA_DIR)
     assert any("does not render" in e and "hiv_testing" in e for e in report.errors)
 
@@ -70,8 +79,12 @@ def test_an_unknown_helpline_key_is_an_error(content_copy: Path) -> None:
 def test_a_missing_translation_or_source_is_an_error(content_copy: Path) -> None:
     path = content_copy / "topics" / "hiv" / "hiv_testing.yml"
     text = path.read_text()
-    path.write_text(text.replace("title:\n  en: Getting tested for HIV\n  sw: Kupima HIV\n",
-                                 "title:\n  en: Getting tested for HIV\n"))
+    path.write_text(
+        text.replace(
+            "title:\n  en: Getting tested for HIV\n  sw: Kupima HIV\n",
+            "title:\n  en: Getting tested for HIV\n",
+        )
+    )
     with pytest.raises(ContentError) as caught:
         load_content(content_copy)
     assert any("title.sw" in p for p in caught.value.problems)
@@ -79,7 +92,9 @@ def test_a_missing_translation_or_source_is_an_error(content_copy: Path) -> None
 
 def test_an_answer_over_the_length_limit_is_an_error(content_copy: Path) -> None:
     path = content_copy / "topics" / "hiv" / "hiv_testing.yml"
-    text = path.read_text().replace("  en: |\n    Testing is", "  en: |\n    " + "long " * 130 + "Testing is", 1)
+    text = path.read_text().replace(
+        "  en: |\n    Testing is", "  en: |\n    " + "long " * 130 + "Testing is", 1
+    )
     path.write_text(text)
     report = validate(content_copy, paths.NLU_DATA_DIR)
     assert any("hiv_testing.answer.en" in e and "limit 600" in e for e in report.errors)
@@ -93,7 +108,11 @@ def test_content_with_template_tricks_is_sandboxed(renderer: Renderer) -> None:
 def test_html_in_content_is_escaped_for_telegram(content: ContentStore) -> None:
     tricky = content.ui["menu_prompt"].model_copy(update={"en": "<b>x</b> & <script>"})
     store = ContentStore(
-        content.root, content.topics, content.conversation, content.helplines, content.menu,
+        content.root,
+        content.topics,
+        content.conversation,
+        content.helplines,
+        content.menu,
         {**content.ui, "menu_prompt": tricky},
     )
     rendered = Renderer(store).message("html", Renderer(store).ui("menu_prompt", "en"))
@@ -101,7 +120,7 @@ def test_html_in_content_is_escaped_for_telegram(content: ContentStore) -> None:
 
 
 def test_helplines_match_the_verified_list() -> None:
-    verified = (paths.PROJECT_ROOT.parent / "shared" / "data" / "helplines.md")
+    verified = paths.PROJECT_ROOT.parent / "shared" / "data" / "helplines.md"
     store = load_content(paths.CONTENT_DIR)
     numbers = {h.number for h in store.helplines.values()}
     assert numbers == {"1190", "1195", "116", "1199", "1192", "999", "112"}

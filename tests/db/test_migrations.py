@@ -1,4 +1,4 @@
-"""Migrations: upgrade from empty, downgrade, upgrade again, and match the models, on both databases."""
+"""Migrations: upgrade from empty, downgrade, upgrade again, match the models; both databases."""
 
 from __future__ import annotations
 

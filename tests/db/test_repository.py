@@ -21,15 +21,18 @@ async def _exercise(sessions: async_sessionmaker[AsyncSession]) -> None:
         user = await get_or_create_user(session=session, user_id=user_id, channel="telegram")
         user.language = "sw"
         user.state_data = {"topic": "hiv"}
-        answer = await log_message(
+        answer_id = await log_message(
             session=session, user_id=user_id, direction="out", kind="answer", content_id="condoms"
         )
         assert await record_feedback(
-            session=session, user_id=user_id, message_id=answer.id, helpful=True
+            session=session, user_id=user_id, message_id=answer_id, helpful=True
         )
-        assert await record_feedback(
-            session=session, user_id="someone-else", message_id=answer.id, helpful=True
-        ) is None
+        assert (
+            await record_feedback(
+                session=session, user_id="someone-else", message_id=answer_id, helpful=True
+            )
+            is None
+        )
     # two "processes" meeting the same new user at once both succeed, one row results
     other = pseudonymise("k" * 20, "telegram", 42)
 

@@ -29,13 +29,28 @@ from tests.factories import (
 )
 
 MENU_EN = [
-    "HIV & PrEP", "Contraception & pregnancy", "STIs", "Periods & body", "Relationships & consent",
-    "Violence & safety", "Mental health", "Alcohol & drugs", "Find a service", "Talk to a counsellor",
+    "HIV & PrEP",
+    "Contraception & pregnancy",
+    "STIs",
+    "Periods & body",
+    "Relationships & consent",
+    "Violence & safety",
+    "Mental health",
+    "Alcohol & drugs",
+    "Find a service",
+    "Talk to a counsellor",
 ]
 MENU_SW = [
-    "HIV na PrEP", "Uzazi wa mpango na mimba", "Magonjwa ya zinaa (STI)", "Hedhi na mwili",
-    "Mahusiano na ridhaa", "Ukatili na usalama", "Afya ya akili", "Pombe na dawa za kulevya",
-    "Tafuta huduma", "Ongea na mshauri",
+    "HIV na PrEP",
+    "Uzazi wa mpango na mimba",
+    "Magonjwa ya zinaa (STI)",
+    "Hedhi na mwili",
+    "Mahusiano na ridhaa",
+    "Ukatili na usalama",
+    "Afya ya akili",
+    "Pombe na dawa za kulevya",
+    "Tafuta huduma",
+    "Ongea na mshauri",
 ]
 TAG = re.compile(r"</?(b|i|a)( href=\"[^\"]*\")?>")
 
@@ -68,13 +83,19 @@ async def test_start_greets_in_both_languages_and_offers_the_choice(engine: Dial
     assert payloads(reply) == ["lang:en", "lang:sw"]
 
 
-@pytest.mark.parametrize(("language", "menu", "confirmation"), [
-    ("en", MENU_EN, "I'll reply in English"),
-    ("sw", MENU_SW, "nitajibu kwa Kiswahili"),
-])
+@pytest.mark.parametrize(
+    ("language", "menu", "confirmation"),
+    [
+        ("en", MENU_EN, "I'll reply in English"),
+        ("sw", MENU_SW, "nitajibu kwa Kiswahili"),
+    ],
+)
 async def test_choosing_a_language_is_remembered_and_shows_the_topic_menu(
-    engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession],
-    language: str, menu: list[str], confirmation: str,
+    engine: DialogueEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    language: str,
+    menu: list[str],
+    confirmation: str,
 ) -> None:
     await engine.handle(command("start"))
     [reply] = await engine.handle(button(f"lang:{language}"))
@@ -96,8 +117,9 @@ async def test_language_command_offers_the_choice_again(engine: DialogueEngine) 
 # menus --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("language", "expected"), [("en", "How do I get tested for HIV?"),
-                                                    ("sw", "Napimaje HIV?")])
+@pytest.mark.parametrize(
+    ("language", "expected"), [("en", "How do I get tested for HIV?"), ("sw", "Napimaje HIV?")]
+)
 async def test_a_topic_opens_a_sub_menu_of_questions(
     engine: DialogueEngine, language: str, expected: str
 ) -> None:
@@ -105,7 +127,11 @@ async def test_a_topic_opens_a_sub_menu_of_questions(
     [reply] = await engine.handle(button("topic:hiv"))
     assert expected in labels(reply)
     assert payloads(reply)[:5] == [
-        "ask:hiv_basics", "ask:hiv_testing", "ask:hiv_prep", "ask:hiv_pep", "ask:hiv_treatment",
+        "ask:hiv_basics",
+        "ask:hiv_testing",
+        "ask:hiv_prep",
+        "ask:hiv_pep",
+        "ask:hiv_treatment",
     ]
     assert payloads(reply)[-1] == "menu"
 
@@ -127,7 +153,9 @@ async def test_every_topic_of_the_menu_opens_and_every_question_answers(
 
 
 @pytest.mark.parametrize("name", ["menu", "help", "privacy", "language"])
-async def test_commands_work_from_anywhere_even_before_start(engine: DialogueEngine, name: str) -> None:
+async def test_commands_work_from_anywhere_even_before_start(
+    engine: DialogueEngine, name: str
+) -> None:
     replies = await engine.handle(command(name))
     assert replies and all(r.text for r in replies)
     assert replies[-1].buttons
@@ -150,13 +178,16 @@ async def test_unknown_command_points_to_help(engine: DialogueEngine) -> None:
 # free-text questions ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("message", "language", "title"), [
-    ("how do i get tested for hiv", "en", "Getting tested for HIV"),
-    ("nataka kupima ukimwi", "sw", "Kupima HIV"),
-    ("what is prep", "en", "PrEP"),
-    ("nawezaje kutumia kondomu vizuri", "sw", None),
-    ("i feel so sad and empty every day", "en", None),
-])
+@pytest.mark.parametrize(
+    ("message", "language", "title"),
+    [
+        ("how do i get tested for hiv", "en", "Getting tested for HIV"),
+        ("nataka kupima ukimwi", "sw", "Kupima HIV"),
+        ("what is prep", "en", "PrEP"),
+        ("nawezaje kutumia kondomu vizuri", "sw", None),
+        ("i feel so sad and empty every day", "en", None),
+    ],
+)
 async def test_a_question_is_answered_from_curated_content(
     engine: DialogueEngine, message: str, language: str, title: str | None
 ) -> None:
@@ -199,15 +230,22 @@ async def test_language_is_detected_when_the_user_has_not_chosen(engine: Dialogu
     assert "Getting tested for HIV" in plain(english)
 
 
-async def test_a_chosen_language_wins_over_the_language_of_the_message(engine: DialogueEngine) -> None:
+async def test_a_chosen_language_wins_over_the_language_of_the_message(
+    engine: DialogueEngine,
+) -> None:
     await choose(engine, "en")
     [reply] = await engine.handle(text("nataka kupima ukimwi"))
     assert "Getting tested for HIV" in plain(reply)
 
 
-@pytest.mark.parametrize(("language", "thanks_text"), [("en", "glad it helped"), ("sw", "Nafurahi")])
+@pytest.mark.parametrize(
+    ("language", "thanks_text"), [("en", "glad it helped"), ("sw", "Nafurahi")]
+)
 async def test_feedback_is_stored_and_can_be_changed(
-    engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession], language: str, thanks_text: str
+    engine: DialogueEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    language: str,
+    thanks_text: str,
 ) -> None:
     await choose(engine, language)
     [answer] = await engine.handle(button("ask:condoms"))
@@ -237,9 +275,9 @@ async def test_feedback_on_someone_elses_answer_is_refused(
 async def test_low_confidence_offers_the_top_three_topics(
     sessions: async_sessionmaker[AsyncSession], content: ContentStore
 ) -> None:
-    parser = ScriptedParser(result(
-        "hiv_prep", 0.2, ("hiv_pep", 0.18), ("greet", 0.1), ("condoms", 0.09), ("sti", 0.05)
-    ))
+    parser = ScriptedParser(
+        result("hiv_prep", 0.2, ("hiv_pep", 0.18), ("greet", 0.1), ("condoms", 0.09), ("sti", 0.05))
+    )
     engine = make_engine(sessions, parser, content)
     [reply] = await engine.handle(text("prep or pep?"))
     assert "Did you mean" in plain(reply)
@@ -263,21 +301,34 @@ async def test_out_of_scope_gets_a_kind_scope_message_and_the_menu(
     assert len(payloads(reply)) == 10 and "topic:hiv" in payloads(reply)
 
 
-@pytest.mark.parametrize(("message", "intent"), [
-    ("hi", "greet"), ("niaje msee", "greet"), ("thanks a lot", "thanks"), ("asante sana", "thanks"),
-    ("bye", "goodbye"), ("kwaheri", "goodbye"), ("are you a bot", "bot_challenge"),
-    ("wewe ni robot ama mtu", "bot_challenge"),
-])
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        ("hi", "greet"),
+        ("niaje msee", "greet"),
+        ("thanks a lot", "thanks"),
+        ("asante sana", "thanks"),
+        ("bye", "goodbye"),
+        ("kwaheri", "goodbye"),
+        ("are you a bot", "bot_challenge"),
+        ("wewe ni robot ama mtu", "bot_challenge"),
+    ],
+)
 async def test_small_talk_gets_short_natural_replies(
-    engine: DialogueEngine, content: ContentStore, sessions: async_sessionmaker[AsyncSession],
-    message: str, intent: str,
+    engine: DialogueEngine,
+    content: ContentStore,
+    sessions: async_sessionmaker[AsyncSession],
+    message: str,
+    intent: str,
 ) -> None:
     [reply] = await engine.handle(text(message))
     assert len(plain(reply)) <= 320
     assert reply.buttons
     async with sessions() as session:
         logged = await session.scalar(
-            select(MessageDB.intent).where(MessageDB.direction == "in").order_by(MessageDB.id.desc())
+            select(MessageDB.intent)
+            .where(MessageDB.direction == "in")
+            .order_by(MessageDB.id.desc())
         )
     assert logged == intent
 
@@ -292,15 +343,18 @@ async def test_media_gets_a_kind_text_only_reply_with_the_menu(engine: DialogueE
     assert labels(reply) == MENU_SW
 
 
-@pytest.mark.parametrize("hostile", [
-    "<b>bold</b> & <script>alert(1)</script> how do i test for hiv",
-    "*_[`]_* what is prep",
-    "{{ 7*7 }} {% for x in range(9) %}x{% endfor %} condoms",
-    "'; DROP TABLE users; -- hiv test",
-    "😀😀😀🙏🏾",
-    "a" * 4096,
-    "hiv " * 1024,
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<b>bold</b> & <script>alert(1)</script> how do i test for hiv",
+        "*_[`]_* what is prep",
+        "{{ 7*7 }} {% for x in range(9) %}x{% endfor %} condoms",
+        "'; DROP TABLE users; -- hiv test",
+        "😀😀😀🙏🏾",
+        "a" * 4096,
+        "hiv " * 1024,
+    ],
+)
 async def test_hostile_or_odd_text_is_answered_never_echoed_or_evaluated(
     engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession], hostile: str
 ) -> None:
@@ -315,10 +369,23 @@ async def test_hostile_or_odd_text_is_answered_never_echoed_or_evaluated(
         assert await session.scalar(select(func.count()).select_from(UserDB)) == 1
 
 
-@pytest.mark.parametrize("forged", [
-    "", "nonsense", "ask:no_such_intent", "topic:nope", "more:../../etc", "fb:abc:1", "fb:99999:1",
-    "fb:1:7", "lang:fr", "ask:" + "x" * 80, "menu:extra:parts:too:many", "ask:greet\x00",
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "",
+        "nonsense",
+        "ask:no_such_intent",
+        "topic:nope",
+        "more:../../etc",
+        "fb:abc:1",
+        "fb:99999:1",
+        "fb:1:7",
+        "lang:fr",
+        "ask:" + "x" * 80,
+        "menu:extra:parts:too:many",
+        "ask:greet\x00",
+    ],
+)
 async def test_stale_or_forged_button_data_gets_a_graceful_reply_and_the_menu(
     engine: DialogueEngine, forged: str
 ) -> None:

@@ -16,8 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 BOT_USER = {
-    "id": 7000001, "is_bot": True, "first_name": "HealthBot", "username": "healthbot_test_bot",
-    "can_join_groups": False, "can_read_all_group_messages": False,
+    "id": 7000001,
+    "is_bot": True,
+    "first_name": "HealthBot",
+    "username": "healthbot_test_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
     "supports_inline_queries": False,
 }
 
@@ -94,22 +98,22 @@ class BotApiEmulator:
         result = handler(params)
         return 200, {"ok": True, "result": result}
 
-    def _api_getMe(self, _params: dict[str, Any]) -> Any:  # noqa: N802 - Bot API names
+    def _api_getMe(self, _params: dict[str, Any]) -> Any:
         return BOT_USER
 
-    def _api_deleteWebhook(self, _params: dict[str, Any]) -> Any:  # noqa: N802
+    def _api_deleteWebhook(self, _params: dict[str, Any]) -> Any:
         return True
 
-    def _api_setMyCommands(self, _params: dict[str, Any]) -> Any:  # noqa: N802
+    def _api_setMyCommands(self, _params: dict[str, Any]) -> Any:
         return True
 
-    def _api_answerCallbackQuery(self, _params: dict[str, Any]) -> Any:  # noqa: N802
+    def _api_answerCallbackQuery(self, _params: dict[str, Any]) -> Any:
         return True
 
     def _api_close(self, _params: dict[str, Any]) -> Any:
         return True
 
-    def _api_getUpdates(self, params: dict[str, Any]) -> Any:  # noqa: N802
+    def _api_getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset") or 0)
         timeout = min(float(params.get("timeout") or 0), 2.0)
         deadline = time.monotonic() + timeout
@@ -120,7 +124,7 @@ class BotApiEmulator:
                 self._changed.wait(deadline - time.monotonic())
             return list(self._updates[: int(params.get("limit") or 100)])
 
-    def _api_sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
+    def _api_sendMessage(self, params: dict[str, Any]) -> Any:
         with self._changed:
             self._next_message_id += 1
             message = {
@@ -138,17 +142,21 @@ class BotApiEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 prefix = f"/bot{emulator.token}/"
                 if not self.path.startswith(prefix):
-                    self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+                    self._reply(
+                        401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+                    )
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
-                status, payload = emulator._call(self.path[len(prefix) :], _params(self.headers, body))
+                status, payload = emulator._call(
+                    self.path[len(prefix) :], _params(self.headers, body)
+                )
                 self._reply(status, payload)
 
-            do_GET = do_POST  # noqa: N815
+            do_GET = do_POST
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -32,21 +32,35 @@ def test_parse_result_has_the_contract_shape(parser: EmbeddedParser) -> None:
     json.dumps(result)
 
 
-@pytest.mark.parametrize(("text", "intent"), [
-    ("hello", "greet"), ("niaje", "greet"), ("asante sana", "thanks"),
-    ("how do i get tested for hiv", "hiv_testing"), ("nataka kupima ukimwi", "hiv_testing"),
-    ("what is prep", "hiv_prep"), ("condom burst last night and im scared of hiv", "hiv_pep"),
-    ("hw do i use p2 pls", "emergency_contraception"), ("i feel so sad and empty every day", "depression"),
-    ("this exam is killing me", "anxiety_stress"), ("who won the match", "out_of_scope"),
-])
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("hello", "greet"),
+        ("niaje", "greet"),
+        ("asante sana", "thanks"),
+        ("how do i get tested for hiv", "hiv_testing"),
+        ("nataka kupima ukimwi", "hiv_testing"),
+        ("what is prep", "hiv_prep"),
+        ("condom burst last night and im scared of hiv", "hiv_pep"),
+        ("hw do i use p2 pls", "emergency_contraception"),
+        ("i feel so sad and empty every day", "depression"),
+        ("this exam is killing me", "anxiety_stress"),
+        ("who won the match", "out_of_scope"),
+    ],
+)
 def test_common_questions_are_understood(parser: EmbeddedParser, text: str, intent: str) -> None:
     assert parser.parse_sync(text).intent.name == intent
 
 
-@pytest.mark.parametrize(("text", "category"), [
-    ("nataka kujiua", "suicide"), ("i want to kill myself", "suicide"),
-    ("nilibakwa jana", "sexual_violence"), ("i cut myself again last night", "self_harm"),
-])
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("nataka kujiua", "suicide"),
+        ("i want to kill myself", "suicide"),
+        ("nilibakwa jana", "sexual_violence"),
+        ("i cut myself again last night", "self_harm"),
+    ],
+)
 def test_crisis_intents_mark_the_result(parser: EmbeddedParser, text: str, category: str) -> None:
     crisis = parser.parse_sync(text).crisis
     assert crisis.detected and crisis.category == category

@@ -20,7 +20,8 @@ def test_entity_annotations_are_removed_and_their_spans_kept() -> None:
     )
     assert example.text == "where can I get PrEP in Kisumu"
     assert [(e.entity, e.value, example.text[e.start : e.end]) for e in example.entities] == [
-        ("service", "prep", "PrEP"), ("location", "Kisumu", "Kisumu"),
+        ("service", "prep", "PrEP"),
+        ("location", "Kisumu", "Kisumu"),
     ]
 
 
@@ -46,10 +47,17 @@ def test_every_intent_has_kiswahili_or_sheng_examples() -> None:
     assert thin == {}
 
 
-@pytest.mark.parametrize(("text", "language"), [
-    ("nataka kujua kuhusu PrEP", "sw"), ("niaje msee", "sw"), ("nimechoka na shule", "sw"),
-    ("hw do i use p2 pls", "en"), ("where can I get tested", "en"), ("periods zangu hazikuji", "sw"),
-])
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("nataka kujua kuhusu PrEP", "sw"),
+        ("niaje msee", "sw"),
+        ("nimechoka na shule", "sw"),
+        ("hw do i use p2 pls", "en"),
+        ("where can I get tested", "en"),
+        ("periods zangu hazikuji", "sw"),
+    ],
+)
 def test_language_detection(text: str, language: str) -> None:
     assert detect_language(text) == language
 

@@ -1,0 +1,122 @@
+"""The Telegram adapter: raw updates through `Application.process_update`, a fake BaseRequest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.dialogue.engine import DialogueEngine
+from bot.logs import configure_logging
+from handlers.translate import command_name
+from tests.fakes.request import RecordingRequest
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "updates"
+CHAT_ID = 555000111
+
+
+def raw(name: str, **override: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    data.update(override)
+    return data
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, engine: DialogueEngine
+) -> AsyncIterator[tuple[Application, RecordingRequest]]:  # type: ignore[type-arg]
+    request = RecordingRequest()
+    application = build_application(settings, dialogue=engine, request=request)
+    await application.initialize()
+    yield application, request
+    await application.shutdown()
+
+
+async def feed(app: Application, name: str) -> None:  # type: ignore[type-arg]
+    await app.process_update(Update.de_json(raw(name), app.bot))
+
+
+async def test_start_sends_html_with_language_buttons(
+    app: tuple[Application, RecordingRequest],
+) -> None:  # type: ignore[type-arg]
+    application, request = app
+    await feed(application, "start")
+    [sent] = request.sent()
+    assert sent["chat_id"] == CHAT_ID and sent["parse_mode"] == "HTML"
+    keyboard = sent["reply_markup"]["inline_keyboard"]
+    assert [[b["callback_data"] for b in row] for row in keyboard] == [["lang:en", "lang:sw"]]
+    assert sent["link_preview_options"] == {"is_disabled": True}
+
+
+async def test_a_question_is_answered_with_feedback_and_menu_buttons(
+    app: tuple[Application, RecordingRequest],
+) -> None:  # type: ignore[type-arg]
+    application, request = app
+    await feed(application, "text")
+    [sent] = request.sent()
+    assert "Getting tested for HIV" in sent["text"]
+    data = [b["callback_data"] for row in sent["reply_markup"]["inline_keyboard"] for b in row]
+    assert data[0].startswith("fb:") and data[-1] == "menu"
+
+
+async def test_a_button_press_is_acknowledged_then_answered(
+    app: tuple[Application, RecordingRequest],
+) -> None:  # type: ignore[type-arg]
+    application, request = app
+    await feed(application, "callback_language")
+    methods = [m for m, _ in request.calls if m in ("answerCallbackQuery", "sendMessage")]
+    assert methods == ["answerCallbackQuery", "sendMessage"]
+    assert "nitajibu kwa Kiswahili" in request.sent()[0]["text"]
+
+
+@pytest.mark.parametrize("name", ["sticker", "voice", "photo"])
+async def test_media_gets_the_text_only_reply(
+    app: tuple[Application, RecordingRequest], name: str
+) -> None:  # type: ignore[type-arg]
+    application, request = app
+    await feed(application, name)
+    [sent] = request.sent()
+    assert "I can only read text for now" in sent["text"]
+
+
+async def test_an_edited_message_is_answered_like_a_new_one(
+    app: tuple[Application, RecordingRequest],
+) -> None:  # type: ignore[type-arg]
+    application, request = app
+    await feed(application, "edited_text")
+    [sent] = request.sent()
+    assert "PrEP" in sent["text"]
+
+
+async def test_unknown_command_gets_help(app: tuple[Application, RecordingRequest]) -> None:  # type: ignore[type-arg]
+    application, request = app
+    await feed(application, "unknown_command")
+    texts = [s["text"] for s in request.sent()]
+    assert "know that command" in texts[0] and "/privacy" in texts[1]
+
+
+async def test_nothing_identifying_reaches_the_logs(
+    app: tuple[Application, RecordingRequest],
+    caplog: pytest.LogCaptureFixture,  # type: ignore[type-arg]
+) -> None:
+    application, _ = app
+    configure_logging("DEBUG")
+    caplog.set_level("DEBUG")
+    for name in ("start", "text", "callback_language", "sticker", "unknown_command"):
+        await feed(application, name)
+    logs = caplog.text
+    for secret in ("555000111", "Amina", "amina_k", "tested for hiv", "123456:TEST-TOKEN"):
+        assert secret not in logs
+
+
+def test_command_names_are_normalised() -> None:
+    assert command_name("/Start@HealthBot hello") == "start"
+    assert command_name("/menu") == "menu"
+    assert command_name("/") == ""

@@ -1,0 +1,103 @@
+"""The `healthbot` command line, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import paths
+
+
+def healthbot(
+    *args: str, cwd: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(cwd)), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=environ,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, model_file: Path) -> Path:
+    (tmp_path / "data" / "nlu").mkdir(parents=True)
+    (tmp_path / "data" / "nlu" / "embedded.pkl").write_bytes(model_file.read_bytes())
+    (tmp_path / ".env").write_text(
+        f"HEALTHBOT_SECRET=cli-secret-0123456789\nDATABASE_URL=sqlite:///{tmp_path}/data/h.db\n"
+    )
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli-model") / "embedded.pkl"
+    from nlu.embedded import train_or_load
+
+    train_or_load(paths.NLU_DATA_DIR, path, paths.NLU_CONFIG)
+    return path
+
+
+def test_nlu_parse_one_text_prints_one_json_object(workdir: Path) -> None:
+    done = healthbot("nlu", "parse", "where can I get PrEP in Kisumu", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    result = json.loads(line)
+    assert result["intent"]["name"] == "find_service" and result["language"] == "en"
+    assert result["crisis"] == {"detected": False, "category": None}
+
+
+def test_nlu_parse_reads_stdin_lines_in_order(workdir: Path) -> None:
+    done = healthbot("nlu", "parse", cwd=workdir, stdin="hello\nnataka kupima ukimwi\nbye\n")
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["text"] for r in results] == ["hello", "nataka kupima ukimwi", "bye"]
+    assert [r["intent"]["name"] for r in results] == ["greet", "hiv_testing", "goodbye"]
+    assert results[1]["language"] == "sw"
+
+
+def test_nlu_train_reuses_an_unchanged_model(workdir: Path) -> None:
+    done = healthbot("nlu", "train", cwd=workdir)
+    assert done.returncode == 0 and "reused" in done.stdout
+
+
+def test_a_missing_secret_stops_with_one_sentence_not_a_traceback(tmp_path: Path) -> None:
+    done = healthbot("chat", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("healthbot: HEALTHBOT_SECRET is not set")
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_run_without_a_token_explains(workdir: Path) -> None:
+    done = healthbot("run", cwd=workdir)
+    assert done.returncode == 2 and "TELEGRAM_BOT_TOKEN is not set" in done.stderr
+
+
+def test_start_without_a_token_opens_the_terminal_chat(workdir: Path) -> None:
+    done = healthbot("start", cwd=workdir, stdin="1\nhow do i get tested for hiv\n/quit\n")
+    assert done.returncode == 0, done.stderr
+    assert "terminal chat" in done.stderr
+    assert "Habari!" in done.stdout and "[1] English" in done.stdout
+    assert "GETTING TESTED FOR HIV" in done.stdout and "Tell me more" in done.stdout
+    assert "<b>" not in done.stdout
+
+
+def test_db_upgrade_and_downgrade(workdir: Path) -> None:
+    assert healthbot("db", "upgrade", cwd=workdir).stdout.strip() == "0001"
+    assert healthbot("db", "downgrade", cwd=workdir).stdout.strip() == "(empty)"
+    assert healthbot("db", "current", cwd=workdir).stdout.strip() == "(empty)"
+
+
+def test_content_validate_passes(tmp_path: Path) -> None:
+    done = healthbot("content", "validate", cwd=tmp_path)
+    assert done.returncode == 0 and "content OK" in done.stdout
