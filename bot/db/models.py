@@ -25,7 +25,8 @@ class UserDB(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    language: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str | None] = mapped_column(String(2))  # chosen with /language
+    detected_language: Mapped[str | None] = mapped_column(String(2))  # from their last message
     state: Mapped[str] = mapped_column(String(32), default="idle")
     state_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

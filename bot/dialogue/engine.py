@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.content.render import Renderer
+from bot.content.render import Format, Renderer
 from bot.content.store import ContentStore
 from bot.db.models import UserDB
 from bot.db.repository import get_or_create_user, log_message, record_feedback
@@ -35,8 +35,8 @@ class Turn:
 
     @property
     def language(self) -> str:
-        """The user's chosen language, English until they choose or write in Kiswahili."""
-        return self.user.language or "en"
+        """The chosen language; until there is one, the language of their last message."""
+        return self.user.language or self.user.detected_language or "en"
 
 
 class DialogueEngine:
@@ -65,11 +65,11 @@ class DialogueEngine:
                 user = await get_or_create_user(
                     session=session, user_id=inbound.user_id, channel=inbound.channel
                 )
-                language = user.language or "en"
+                language = user.language or user.detected_language or "en"
                 replies = await self._dispatch(Turn(inbound, user, session))
         except Exception:
             log.exception("turn failed", extra={"channel": inbound.channel, "kind": inbound.kind})
-            replies = [self._plain(language, "error")]
+            replies = [self._plain(inbound.format, language, "error")]
         return [chunk for reply in replies for chunk in _split(reply)]
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
@@ -81,7 +81,7 @@ class DialogueEngine:
         if kind is InboundKind.TEXT and turn.inbound.text.strip():
             return await self._text(turn)
         await self._log_in(turn, "media" if kind is InboundKind.MEDIA else "empty")
-        return [self._with_menu(turn.language, "unsupported")]
+        return [self._with_menu(turn.inbound.format, turn.language, "unsupported")]
 
     # commands -----------------------------------------------------------------------------
 
@@ -91,14 +91,14 @@ class DialogueEngine:
         if command == "start":
             return self._start(turn)
         if command == "language":
-            return [self._language_choice()]
+            return [self._language_choice(turn.inbound.format)]
         if command == "menu":
             return [self._menu(turn)]
         if command in ("help", "privacy"):
-            return [self._with_menu_button(turn.language, command)]
+            return [self._with_menu_button(turn.inbound.format, turn.language, command)]
         return [
-            self._plain(turn.language, "unknown_command"),
-            self._with_menu_button(turn.language, "help"),
+            self._plain(turn.inbound.format, turn.language, "unknown_command"),
+            self._with_menu_button(turn.inbound.format, turn.language, "help"),
         ]
 
     def _start(self, turn: Turn) -> list[Reply]:
@@ -122,10 +122,8 @@ class DialogueEngine:
             )
         ]
 
-    def _language_choice(self) -> Reply:
-        return Reply(
-            self._render.message("html", self._both("choose_language")), _language_buttons()
-        )
+    def _language_choice(self, fmt: Format) -> Reply:
+        return Reply(self._render.message(fmt, self._both("choose_language")), _language_buttons())
 
     # buttons ------------------------------------------------------------------------------
 
@@ -184,7 +182,7 @@ class DialogueEngine:
         if saved is None:
             return self._stale(turn)
         key = "feedback_yes" if helpful else "feedback_no"
-        return [self._with_menu_button(turn.language, key)]
+        return [self._with_menu_button(turn.inbound.format, turn.language, key)]
 
     # free text ----------------------------------------------------------------------------
 
@@ -195,8 +193,10 @@ class DialogueEngine:
         except ParserUnavailable:
             log.warning("parser unavailable", extra={"channel": turn.inbound.channel})
             await self._log_in(turn, "text")
-            return [self._with_menu(turn.language, "not_understood")]
-        language = turn.user.language or result.language
+            return [self._with_menu(turn.inbound.format, turn.language, "not_understood")]
+        if turn.user.language is None:
+            turn.user.detected_language = result.language
+        language = turn.language
         await self._log_in(
             turn,
             "text",
@@ -211,11 +211,13 @@ class DialogueEngine:
         if intent in self._content.topics:
             return await self._answer_intent(turn, intent, language)
         if intent == "out_of_scope":
-            return [self._with_menu(language, "out_of_scope", conversation=True)]
+            return [
+                self._with_menu(turn.inbound.format, language, "out_of_scope", conversation=True)
+            ]
         if intent == "menu_help":
-            return [self._with_menu(language, "menu_help", conversation=True)]
+            return [self._with_menu(turn.inbound.format, language, "menu_help", conversation=True)]
         if intent == "greet":
-            return [self._with_menu(language, "greet", conversation=True)]
+            return [self._with_menu(turn.inbound.format, language, "greet", conversation=True)]
         if intent in SMALL_TALK and intent in self._content.conversation:
             return [self._conversation(turn, intent, language)]
         return [self._did_you_mean(turn, result, language)]
@@ -313,7 +315,9 @@ class DialogueEngine:
     def _menu_button(self, language: str) -> Button:
         return Button(self._render.ui("button_menu", language), payloads.encode("menu"))
 
-    def _with_menu(self, language: str, key: str, *, conversation: bool = False) -> Reply:
+    def _with_menu(
+        self, fmt: Format, language: str, key: str, *, conversation: bool = False
+    ) -> Reply:
         """A message followed by the whole topic menu."""
         source = (
             self._content.conversation[key].answer.get(language)
@@ -321,14 +325,14 @@ class DialogueEngine:
             else self._content.ui[key].get(language)
         )
         body = self._render.text(source, language)
-        return Reply(self._render.message("html", body), self._menu_buttons(language))
+        return Reply(self._render.message(fmt, body), self._menu_buttons(language))
 
-    def _with_menu_button(self, language: str, key: str) -> Reply:
+    def _with_menu_button(self, fmt: Format, language: str, key: str) -> Reply:
         body = self._render.ui(key, language)
-        return Reply(self._render.message("html", body), ((self._menu_button(language),),))
+        return Reply(self._render.message(fmt, body), ((self._menu_button(language),),))
 
-    def _plain(self, language: str, key: str) -> Reply:
-        return Reply(self._render.message("html", self._render.ui(key, language)))
+    def _plain(self, fmt: Format, language: str, key: str) -> Reply:
+        return Reply(self._render.message(fmt, self._render.ui(key, language)))
 
     def _message(self, turn: Turn, body: str) -> str:
         return self._render.message(turn.inbound.format, body)
@@ -352,7 +356,7 @@ class DialogueEngine:
             kind=kind,
             intent=intent,
             confidence=confidence,
-            language=language or turn.user.language,
+            language=language or turn.language,
         )
 
 

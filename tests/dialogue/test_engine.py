@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.store import ContentStore
 from bot.db.models import FeedbackDB, MessageDB, UserDB
 from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.messages import Reply
+from bot.dialogue.messages import Inbound, InboundKind, Reply
 from bot.dialogue.split import TELEGRAM_LIMIT, utf16_length
 from tests.conftest import make_engine
 from tests.factories import (
@@ -442,3 +442,49 @@ async def test_no_message_text_is_stored(
     assert rows
     dumped = " ".join(str(vars(r)) for r in rows)
     assert "Otieno" not in dumped and "0712345678" not in dumped
+
+
+async def test_an_undecided_user_who_writes_kiswahili_keeps_getting_kiswahili(
+    engine: DialogueEngine,
+) -> None:
+    [answer] = await engine.handle(text("nataka kupima ukimwi"))
+    assert "Niambie zaidi" in labels(answer)
+    [more] = await engine.handle(button("more:hiv_testing"))
+    assert "Vyanzo" in more.text
+    [menu] = await engine.handle(command("menu"))
+    assert labels(menu) == MENU_SW
+
+
+async def test_the_terminal_gets_plain_text_without_markup(engine: DialogueEngine) -> None:
+    replies = await engine.handle(Inbound(USER, "cli", InboundKind.COMMAND, command="frobnicate"))
+    assert replies[0].text == "I don't know that command."
+    [answer] = await engine.handle(
+        Inbound(USER, "cli", InboundKind.BUTTON, payload="ask:hiv_testing")
+    )
+    assert "<b>" not in answer.text and "&#" not in answer.text
+    assert answer.text.startswith("GETTING TESTED FOR HIV")
+
+
+@pytest.mark.postgres
+async def test_a_conversation_on_postgres(
+    postgres_url: str, parser: object, content: ContentStore
+) -> None:
+    from bot.db.migrate import upgrade
+    from bot.db.session import create_engine, session_factory
+
+    await upgrade(postgres_url)
+    db = create_engine(postgres_url)
+    try:
+        sessions = session_factory(db)
+        engine = make_engine(sessions, parser, content)  # type: ignore[arg-type]
+        await choose(engine, "sw")
+        [answer] = await engine.handle(text("nataka kupima ukimwi"))
+        yes = next(p for p in payloads(answer) if p.startswith("fb:"))
+        [thanks] = await engine.handle(button(yes))
+        assert "Nafurahi" in plain(thanks)
+        async with sessions() as session:
+            user = await session.get(UserDB, USER)
+            assert user is not None and user.language == "sw" and user.state == "answered"
+            assert await session.scalar(select(func.count()).select_from(FeedbackDB)) == 1
+    finally:
+        await db.dispose()

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("language", sa.String(2), nullable=True),
+        sa.Column("detected_language", sa.String(2), nullable=True),
         sa.Column("state", sa.String(32), nullable=False),
         sa.Column("state_data", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
