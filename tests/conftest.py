@@ -50,10 +50,18 @@ def renderer(content: ContentStore) -> Renderer:
 
 
 @pytest.fixture(scope="session")
-def model(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedModel:
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded model trained once for the whole session, as a file."""
     path = tmp_path_factory.mktemp("nlu") / "embedded.pkl"
-    trained, _ = train_or_load(paths.NLU_DATA_DIR, path, paths.NLU_CONFIG)
-    return trained
+    train_or_load(paths.NLU_DATA_DIR, path, paths.NLU_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="session")
+def model(model_path: Path) -> EmbeddedModel:
+    loaded, trained = train_or_load(paths.NLU_DATA_DIR, model_path, paths.NLU_CONFIG)
+    assert not trained
+    return loaded
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import paths
-
 
 def healthbot(
     *args: str, cwd: Path, stdin: str = "", **env: str
@@ -30,22 +28,13 @@ def healthbot(
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, model_file: Path) -> Path:
+def workdir(tmp_path: Path, model_path: Path) -> Path:
     (tmp_path / "data" / "nlu").mkdir(parents=True)
-    (tmp_path / "data" / "nlu" / "embedded.pkl").write_bytes(model_file.read_bytes())
+    (tmp_path / "data" / "nlu" / "embedded.pkl").write_bytes(model_path.read_bytes())
     (tmp_path / ".env").write_text(
         f"HEALTHBOT_SECRET=cli-secret-0123456789\nDATABASE_URL=sqlite:///{tmp_path}/data/h.db\n"
     )
     return tmp_path
-
-
-@pytest.fixture(scope="session")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cli-model") / "embedded.pkl"
-    from nlu.embedded import train_or_load
-
-    train_or_load(paths.NLU_DATA_DIR, path, paths.NLU_CONFIG)
-    return path
 
 
 def test_nlu_parse_one_text_prints_one_json_object(workdir: Path) -> None:
