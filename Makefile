@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup install env db nlu lint typecheck check-content pytest bench clean
+.PHONY: run test setup install env db nlu rasa rasa-model rasa-serve lint typecheck check-content \
+	pytest bench clean
 
 run: setup
 	$(BIN)/healthbot start
 
-test: setup check-content lint typecheck pytest
+test: setup rasa-model check-content lint typecheck pytest
 
 setup: install env db nlu
 
@@ -37,6 +38,35 @@ db: install env
 nlu: install env
 	$(BIN)/healthbot nlu train
 
+# Rasa 3.6 lives in its own environment, built with Python 3.10 (pyenv's, or python3.10 on PATH).
+PYTHON310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python) $(shell command -v python3.10 2>/dev/null))
+# The environment (~2.7 GB) is built once per machine in a cache named by its requirements, and
+# .venv-rasa links to it, so a fresh clone (CI) does not reinstall TensorFlow.
+HEALTHBOT_CACHE ?= $(HOME)/.cache/healthbot
+RASA_HOME := $(HEALTHBOT_CACHE)/venv-rasa-$(shell sha256sum nlu/requirements-rasa.txt | cut -c1-12)
+RASA_STAMP := .venv-rasa/.installed
+
+$(RASA_STAMP): nlu/requirements-rasa.txt
+	@test -n "$(PYTHON310)" || { echo "Rasa 3.6 needs Python 3.10: install it (pyenv install 3.10) or set PYTHON310=/path/to/python3.10"; exit 1; }
+	@if [ ! -f "$(RASA_HOME)/.installed" ]; then \
+		rm -rf "$(RASA_HOME)" && mkdir -p "$(HEALTHBOT_CACHE)" && \
+		$(PYTHON310) -m venv "$(RASA_HOME)" && \
+		"$(RASA_HOME)/bin/python" -m pip install --quiet --upgrade pip && \
+		"$(RASA_HOME)/bin/python" -m pip install --quiet -r nlu/requirements-rasa.txt && \
+		touch "$(RASA_HOME)/.installed"; \
+	fi
+	rm -rf .venv-rasa && ln -s "$(RASA_HOME)" .venv-rasa
+
+rasa: $(RASA_STAMP)
+
+# Trains only when nlu/data or nlu/config.yml changed (models are cached by their fingerprint).
+rasa-model: install rasa
+	$(BIN)/healthbot nlu train --backend rasa
+
+# Serve the Rasa model on 127.0.0.1:5005 for NLU_BACKEND=rasa.
+rasa-serve: rasa-model
+	$(BIN)/healthbot nlu serve
+
 check-content: install
 	$(BIN)/healthbot content validate
 
@@ -54,4 +84,4 @@ bench: setup
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .venv-rasa data .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -80,13 +80,67 @@ def cmd_nlu_train(settings: Settings, args: argparse.Namespace) -> int:
     from nlu.embedded import train_or_load
 
     if args.backend == "rasa":
-        raise ConfigError("the Rasa backend arrives with the next issue; use --backend embedded.")
+        from nlu import rasa_tools
+
+        try:
+            path, trained = rasa_tools.train(force=args.force)
+        except rasa_tools.RasaNotInstalled as exc:
+            raise ConfigError(f"{exc}.") from exc
+        print(f"rasa model {'trained' if trained else 'up to date, reused'}: {path}")
+        return 0
     model, trained = train_or_load(
         paths.NLU_DATA_DIR, paths.EMBEDDED_MODEL, paths.NLU_CONFIG, force=args.force
     )
     state = "trained" if trained else "up to date, reused"
     print(f"embedded model {state}: {len(model.intents)} intents, {paths.EMBEDDED_MODEL}")
     return 0
+
+
+def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    """Score a backend on the held-out set (and the embedded one by cross-validation)."""
+    from bot.runtime import build_parser
+    from nlu import evaluate
+    from nlu.rasa import RasaParser
+
+    examples = evaluate.load_labelled(Path(args.data))
+    evaluations = []
+    if args.backend == "rasa":
+        rasa = RasaParser(settings.rasa_url, timeout=10.0)
+
+        async def run_rasa() -> evaluate.Evaluation:
+            try:
+                return await evaluate.evaluate_parser("rasa (HTTP)", rasa, examples)
+            finally:
+                await rasa.close()
+
+        evaluations.append(asyncio.run(run_rasa()))
+    else:
+        embedded = build_parser(settings.with_backend("embedded"))
+        held_out = asyncio.run(evaluate.evaluate_parser("embedded", embedded, examples))
+        evaluations.append(held_out)
+        if args.cv:
+            evaluations.append(evaluate.cross_validate(paths.NLU_DATA_DIR))
+    for evaluation in evaluations:
+        print(evaluate.summary(evaluation))
+    if args.report:
+        Path(args.report).write_text(evaluate.report(evaluations, Path(args.data)), "utf-8")
+        print(f"wrote {args.report}")
+    return 0
+
+
+def cmd_nlu_serve(_settings: Settings | None, args: argparse.Namespace) -> int:
+    """Serve the trained Rasa model (`rasa run --enable-api`) in the foreground."""
+    import os
+
+    from nlu import rasa_tools
+
+    try:
+        command = rasa_tools.serve_command(args.host, args.port)
+    except rasa_tools.RasaNotInstalled as exc:
+        raise ConfigError(f"{exc}.") from exc
+    if not rasa_tools.model_path().is_file():
+        raise ConfigError("no Rasa model for this training data: run `make rasa-model` first.")
+    os.execve(command[0], command, rasa_tools.rasa_env())  # noqa: S606 - replaces this process
 
 
 def cmd_nlu_parse(settings: Settings, args: argparse.Namespace) -> int:
@@ -107,6 +161,19 @@ def cmd_nlu_parse(settings: Settings, args: argparse.Namespace) -> int:
 
     texts = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
     asyncio.run(parse_all(list(texts)))
+    return 0
+
+
+def cmd_nlu_lookups(_settings: Settings | None, args: argparse.Namespace) -> int:
+    """Regenerate the location lookup table from the reference data."""
+    from nlu.gazetteer import location_names, write_lookup
+
+    shared = Path(args.shared)
+    if not (shared / "geonames_KE.txt").is_file():
+        raise ConfigError(f"{shared} does not hold the reference data (geonames_KE.txt).")
+    names = location_names(shared)
+    write_lookup(names, paths.LOCATION_LOOKUP)
+    print(f"wrote {len(names)} place names to {paths.LOCATION_LOOKUP}")
     return 0
 
 
@@ -150,9 +217,27 @@ def build_arg_parser() -> argparse.ArgumentParser:
     train.add_argument("--backend", choices=("embedded", "rasa"), default="embedded")
     train.add_argument("--force", action="store_true", help="retrain even if unchanged")
     train.set_defaults(handler=cmd_nlu_train)
+    evaluate = nlu_sub.add_parser("evaluate", help="accuracy and F1 on the held-out set")
+    evaluate.add_argument("--backend", choices=("embedded", "rasa"), default="embedded")
+    evaluate.add_argument("--data", default=str(paths.NLU_TEST_DATA), help="labelled Rasa file")
+    evaluate.add_argument("--cv", action="store_true", help="also 5-fold CV (embedded)")
+    evaluate.add_argument(
+        "--report",
+        default=str(paths.PROJECT_ROOT / "docs" / "nlu-report.md"),
+        help="where to write the Markdown report (default docs/nlu-report.md; '' for none)",
+    )
+    evaluate.set_defaults(handler=cmd_nlu_evaluate)
+    serve = nlu_sub.add_parser("serve", help="serve the Rasa model at 127.0.0.1:5005")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5005)
+    serve.set_defaults(handler=cmd_nlu_serve, needs_settings=False)
     parse = nlu_sub.add_parser("parse", help="parse TEXT, or each stdin line, to JSON")
     parse.add_argument("text", nargs="?", help="one message; without it, read stdin lines")
     parse.set_defaults(handler=cmd_nlu_parse)
+
+    lookups = nlu_sub.add_parser("lookups", help="rebuild the location lookup from shared/data")
+    lookups.add_argument("--shared", default=str(paths.PROJECT_ROOT.parent / "shared" / "data"))
+    lookups.set_defaults(handler=cmd_nlu_lookups, needs_settings=False)
 
     content = sub.add_parser("content", help="curated content tools")
     content_sub = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")

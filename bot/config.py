@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -35,6 +35,10 @@ class Settings:
     nlu_backend: NluBackend = "embedded"
     rasa_url: str = DEFAULT_RASA_URL
     log_level: str = "INFO"
+
+    def with_backend(self, backend: NluBackend) -> Settings:
+        """A copy with another NLU backend."""
+        return replace(self, nlu_backend=backend)
 
     def require_token(self) -> str:
         """Return the bot token or stop with a clear sentence."""

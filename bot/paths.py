@@ -9,5 +9,7 @@ CONTENT_DIR = PROJECT_ROOT / "content"
 NLU_DIR = PROJECT_ROOT / "nlu"
 NLU_DATA_DIR = NLU_DIR / "data"
 NLU_CONFIG = NLU_DIR / "config.yml"
+LOCATION_LOOKUP = NLU_DATA_DIR / "lookups" / "location.yml"
+NLU_TEST_DATA = NLU_DIR / "tests" / "test_data.yml"
 DATA_DIR = Path("data")
 EMBEDDED_MODEL = DATA_DIR / "nlu" / "embedded.pkl"

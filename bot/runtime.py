@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import paths
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.content.render import Renderer
 from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
@@ -18,6 +18,7 @@ from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
 from nlu.embedded import EmbeddedParser, train_or_load
 from nlu.parser import Parser
+from nlu.rasa import FallbackParser, RasaParser
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +33,20 @@ class Runtime:
     parser: Parser
 
     async def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and the parser's HTTP client."""
         await self.db.dispose()
+        if isinstance(self.parser, FallbackParser):
+            await self.parser.close()
 
 
 def build_parser(settings: Settings, model_path: Path = paths.EMBEDDED_MODEL) -> Parser:
     """The configured NLU backend; the embedded model is trained only when its data changed."""
-    if settings.nlu_backend == "rasa":
-        raise ConfigError(
-            "NLU_BACKEND=rasa is not available yet (the Rasa client arrives with the next issue); "
-            "use NLU_BACKEND=embedded."
-        )
     model, trained = train_or_load(paths.NLU_DATA_DIR, model_path, paths.NLU_CONFIG)
     log.info("embedded NLU model %s", "trained" if trained else "reused")
-    return EmbeddedParser(model)
+    embedded = EmbeddedParser(model)
+    if settings.nlu_backend == "rasa":
+        return FallbackParser(RasaParser(settings.rasa_url), embedded)
+    return embedded
 
 
 async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) -> Runtime:

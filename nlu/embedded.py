@@ -20,9 +20,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from nlu.crisis import crisis_from_ranking
 from nlu.entities import EntityLookup
 from nlu.language import detect_language
-from nlu.parser import Crisis, IntentScore, ParseResult, ParserUnavailable
+from nlu.parser import IntentScore, ParseResult, ParserUnavailable
 from nlu.text import normalise
 from nlu.training_data import TrainingData, load_training_data
 
@@ -30,13 +31,6 @@ log = logging.getLogger(__name__)
 
 MODEL_VERSION = "1"
 RANKING_SIZE = 10
-# Intents that are themselves crisis signals, until the safety rules (issue 4) add phrase rules.
-CRISIS_INTENTS = {
-    "suicidal_thoughts": "suicide",
-    "self_harm": "self_harm",
-    "sexual_violence": "sexual_violence",
-}
-CRISIS_INTENT_THRESHOLD = 0.5
 
 
 @dataclass
@@ -212,19 +206,13 @@ class EmbeddedParser:
         order = np.argsort(scores)[::-1][:RANKING_SIZE]
         ranking = tuple(IntentScore(self._intents[i], float(scores[i])) for i in order)
         top = ranking[0]
-        category = CRISIS_INTENTS.get(top.name)
-        crisis = (
-            Crisis(True, category, f"intent:{top.name}")
-            if category is not None and top.confidence >= CRISIS_INTENT_THRESHOLD
-            else Crisis()
-        )
         return ParseResult(
             text=text,
             intent=top,
             intent_ranking=ranking,
             entities=self._model.entities.extract(text),
             language=language or detect_language(text),
-            crisis=crisis,
+            crisis=crisis_from_ranking(ranking, "intent"),
         )
 
     async def parse(self, text: str) -> ParseResult:

@@ -26,7 +26,8 @@ class EntityLookup:
                 forms.setdefault(surface, (ann.entity, data.synonyms.get(surface, ann.value)))
         for name, values in data.lookups.items():
             for value in values:
-                forms.setdefault(value.lower(), (name, value))
+                canonical = data.synonyms.get(value.lower(), value)
+                forms.setdefault(value.lower(), (name, canonical))
         return cls(forms)
 
     def extract(self, text: str) -> tuple[Entity, ...]:

@@ -33,6 +33,7 @@ SERVICE_IDS = (
     "antenatal",
     "emergency",
     "substance_use",
+    "counselling",
 )
 _INTENT = re.compile(r"^[a-z][a-z_]{1,62}$")
 

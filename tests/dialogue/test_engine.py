@@ -488,3 +488,28 @@ async def test_a_conversation_on_postgres(
             assert await session.scalar(select(func.count()).select_from(FeedbackDB)) == 1
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+async def test_the_engine_answers_every_intent_in_both_languages(
+    sessions: async_sessionmaker[AsyncSession], content: ContentStore, language: str
+) -> None:
+    from nlu.intents import ALL_INTENTS, TOPIC_INTENTS
+
+    scripted = ScriptedParser(None)
+    engine = make_engine(sessions, scripted, content)
+    await choose(engine, language)
+    answered = {}
+    for intent in ALL_INTENTS:
+        scripted.result = result(intent, 0.95, language=language)
+        [reply] = await engine.handle(text(f"question about {intent}"))
+        answered[intent] = reply
+        assert reply.buttons, intent
+        assert "Did you mean" not in plain(reply) and "Ulimaanisha" not in plain(reply), intent
+    for intent in TOPIC_INTENTS:
+        item = content.topics[intent]
+        assert item.title.get(language) in plain(answered[intent]), intent
+    for intent, item in content.conversation.items():
+        assert plain(answered[intent]).startswith(plain(Reply(item.answer.get(language)))[:20]), (
+            intent
+        )

@@ -1,0 +1,128 @@
+"""`healthbot nlu evaluate`: accuracy, macro-F1, per-intent scores and confusions."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold
+
+from nlu.embedded import EmbeddedParser, train
+from nlu.parser import Parser, ParserUnavailable
+from nlu.training_data import Example, TrainingData, load_file, load_training_data
+
+
+@dataclass
+class Evaluation:
+    """Scores of one backend on one labelled set."""
+
+    backend: str
+    examples: int
+    accuracy: float
+    macro_f1: float
+    per_intent: dict[str, tuple[float, float, float, int]]
+    confusions: list[tuple[str, str, int]]
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    def latency(self, q: float) -> float:
+        """A latency percentile in milliseconds."""
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+
+def load_labelled(path: Path) -> list[Example]:
+    """Examples from one Rasa-format file (the held-out set)."""
+    data = TrainingData()
+    load_file(path, data)
+    return data.examples
+
+
+def score(backend: str, truth: list[str], predicted: list[str]) -> Evaluation:
+    """Accuracy, macro-F1 over the true labels, per-intent P/R/F1/support, top confusions."""
+    labels = sorted(set(truth))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=labels, zero_division=0
+    )
+    per_intent = {
+        label: (float(p), float(r), float(f), int(s))
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+    }
+    pairs = Counter((t, p) for t, p in zip(truth, predicted, strict=True) if t != p)
+    return Evaluation(
+        backend=backend,
+        examples=len(truth),
+        accuracy=float(accuracy_score(truth, predicted)),
+        macro_f1=float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
+        per_intent=per_intent,
+        confusions=[(t, p, n) for (t, p), n in pairs.most_common(10)],
+    )
+
+
+async def evaluate_parser(backend: str, parser: Parser, examples: list[Example]) -> Evaluation:
+    """Parse every example; a failed parse counts as wrong (intent `<unavailable>`)."""
+    predicted: list[str] = []
+    latencies: list[float] = []
+    failures = 0
+    for example in examples:
+        started = time.perf_counter()
+        try:
+            predicted.append((await parser.parse(example.text)).intent.name)
+        except ParserUnavailable:
+            failures += 1
+            predicted.append("<unavailable>")
+        latencies.append((time.perf_counter() - started) * 1000)
+    evaluation = score(backend, [e.intent for e in examples], predicted)
+    evaluation.latencies_ms = latencies
+    evaluation.failures = failures
+    return evaluation
+
+
+def cross_validate(data_dir: Path, folds: int = 5, seed: int = 0) -> Evaluation:
+    """Stratified k-fold cross-validation of the embedded parser on the training data."""
+    data = load_training_data(data_dir)
+    examples = data.examples
+    labels = np.array([e.intent for e in examples])
+    predicted = np.empty(len(examples), dtype=object)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_index, test_index in splitter.split(np.zeros(len(labels)), labels):
+        fold = TrainingData([examples[i] for i in train_index], data.synonyms, data.lookups)
+        parser = EmbeddedParser(train(fold))
+        for i in test_index:
+            predicted[i] = parser.parse_sync(examples[i].text).intent.name
+    return score(f"embedded ({folds}-fold CV)", list(labels), [str(p) for p in predicted])
+
+
+def report(evaluations: list[Evaluation], held_out: Path) -> str:
+    """The Markdown report written to docs/nlu-report.md."""
+    lines = ["# NLU evaluation", "", f"Held-out set: `{held_out.name}` (never trained on).", ""]
+    lines += ["| backend | examples | accuracy | macro-F1 | parse p50 | parse p99 | failures |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    for e in evaluations:
+        lat = f"{e.latency(50):.2f} ms | {e.latency(99):.2f} ms" if e.latencies_ms else "– | –"
+        scores = f"{e.accuracy:.3f} | {e.macro_f1:.3f}"
+        lines.append(f"| {e.backend} | {e.examples} | {scores} | {lat} | {e.failures} |")
+    for e in evaluations:
+        lines += ["", f"## {e.backend}", "", "| intent | precision | recall | F1 | support |"]
+        lines += ["|---|---|---|---|---|"]
+        for intent, (p, r, f, s) in sorted(e.per_intent.items()):
+            lines.append(f"| {intent} | {p:.2f} | {r:.2f} | {f:.2f} | {s} |")
+        lines += ["", "Most confused (true → predicted, count):", ""]
+        lines += [f"- {t} → {p}: {n}" for t, p, n in e.confusions] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+def summary(e: Evaluation) -> str:
+    """A few lines for the terminal."""
+    text = (
+        f"{e.backend}: {e.examples} examples, accuracy {e.accuracy:.3f}, macro-F1 {e.macro_f1:.3f}"
+    )
+    if e.latencies_ms:
+        text += f", parse p50 {e.latency(50):.2f} ms p99 {e.latency(99):.2f} ms"
+    worst = sorted(e.per_intent.items(), key=lambda item: item[1][2])[:5]
+    text += "\n  weakest F1: " + ", ".join(f"{i} {v[2]:.2f}" for i, v in worst)
+    text += "\n  most confused: " + ", ".join(f"{t}→{p} ({n})" for t, p, n in e.confusions[:5])
+    return text

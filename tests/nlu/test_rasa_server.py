@@ -1,0 +1,123 @@
+"""Against a real Rasa 3.6 server started from .venv-rasa (`make test` builds it and the model).
+
+These fail, never skip, when Rasa or its model is missing: `make rasa-model` makes both.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.content.store import ContentStore
+from nlu import rasa_tools
+from nlu.embedded import EmbeddedParser
+from nlu.rasa import FallbackParser, RasaParser
+from tests.conftest import make_engine
+from tests.factories import text
+
+pytestmark = pytest.mark.rasa
+STARTUP_SECONDS = 240
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_rasa() -> tuple[subprocess.Popen[bytes], str]:
+    """Start `rasa run --enable-api` on a free port and wait until its model is loaded."""
+    model = rasa_tools.model_path()
+    assert model.is_file(), f"no Rasa model at {model}: run `make rasa-model`"
+    port = _free_port()
+    process = subprocess.Popen(
+        rasa_tools.serve_command("127.0.0.1", port),
+        env=rasa_tools.rasa_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the Rasa server exited during start-up"
+        try:
+            status = httpx.get(f"{url}/status", timeout=2).json()
+            if status.get("model_file"):
+                return process, url
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(1)
+    process.kill()
+    raise AssertionError(f"Rasa did not load its model within {STARTUP_SECONDS} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def rasa_url() -> Iterator[str]:
+    process, url = start_rasa()
+    yield url
+    stop(process)
+
+
+async def test_the_rasa_server_parses_to_the_contract(rasa_url: str) -> None:
+    parser = RasaParser(rasa_url, timeout=10)
+    try:
+        result = await parser.parse("where can I get PrEP in Kisumu")
+    finally:
+        await parser.close()
+    assert result.intent.name == "find_service"
+    assert ("service", "prep") in {(e.entity, e.value) for e in result.entities}
+    assert ("location", "Kisumu") in {(e.entity, e.value) for e in result.entities}
+
+
+async def test_the_bot_answers_through_rasa(
+    rasa_url: str,
+    parser: EmbeddedParser,
+    sessions: async_sessionmaker[AsyncSession],
+    content: ContentStore,
+) -> None:
+    backend = FallbackParser(RasaParser(rasa_url, timeout=10), parser)
+    engine = make_engine(sessions, backend, content)
+    try:
+        [answer] = await engine.handle(text("how do i get tested for hiv"))
+        [swahili] = await engine.handle(text("nataka kutumia kondomu vizuri", user="c" * 64))
+    finally:
+        await backend.close()
+    assert "Getting tested for HIV" in answer.text
+    assert "Kondomu" in swahili.text or "kondomu" in swahili.text
+    assert backend.fallbacks == 0
+
+
+async def test_the_bot_keeps_answering_when_rasa_stops_mid_conversation(
+    parser: EmbeddedParser,
+    sessions: async_sessionmaker[AsyncSession],
+    content: ContentStore,
+) -> None:
+    process, url = start_rasa()
+    backend = FallbackParser(RasaParser(url, timeout=2), parser)
+    engine = make_engine(sessions, backend, content)
+    try:
+        [before] = await engine.handle(text("what is prep"))
+        assert backend.fallbacks == 0 and "PrEP" in before.text
+        stop(process)
+        [after] = await engine.handle(text("how do i get tested for hiv"))
+        assert "Getting tested for HIV" in after.text
+        assert backend.fallbacks == 1
+    finally:
+        if process.poll() is None:
+            stop(process)
+        await backend.close()
