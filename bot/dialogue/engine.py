@@ -23,6 +23,12 @@ DEFAULT_THRESHOLD = 0.4
 SMALL_TALK = ("greet", "goodbye", "thanks", "bot_challenge", "talk_to_counsellor", "find_service")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
 COMMANDS = ("start", "menu", "language", "help", "privacy")
+# A detected crisis is answered with its own content, whatever intent ranked first.
+CRISIS_ANSWERS = {
+    "suicide": "suicidal_thoughts",
+    "self_harm": "self_harm",
+    "sexual_violence": "sexual_violence",
+}
 
 
 @dataclass
@@ -204,7 +210,7 @@ class DialogueEngine:
             confidence=result.intent.confidence,
             language=language,
         )
-        intent = result.intent.name
+        intent = CRISIS_ANSWERS.get(result.crisis.category or "", result.intent.name)
         confident = result.intent.confidence >= self._threshold or result.crisis.detected
         if not confident:
             return [self._did_you_mean(turn, result, language)]

@@ -513,3 +513,17 @@ async def test_the_engine_answers_every_intent_in_both_languages(
         assert plain(answered[intent]).startswith(plain(Reply(item.answer.get(language)))[:20]), (
             intent
         )
+
+
+async def test_a_detected_crisis_is_answered_with_its_own_content(
+    sessions: async_sessionmaker[AsyncSession], content: ContentStore
+) -> None:
+    from nlu.parser import Crisis, IntentScore, ParseResult
+
+    ranking = (IntentScore("depression", 0.45), IntentScore("suicidal_thoughts", 0.40))
+    crisis = Crisis(True, "suicide", "test")
+    scripted = ScriptedParser(ParseResult("x", ranking[0], ranking, (), "en", crisis))
+    engine = make_engine(sessions, scripted, content)
+    [reply] = await engine.handle(text("i feel empty and think about dying"))
+    assert content.topics["suicidal_thoughts"].title.en in plain(reply)
+    assert "1199" in reply.text
