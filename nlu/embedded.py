@@ -1,7 +1,9 @@
 """The embedded parser: a scikit-learn intent classifier on character and word n-grams.
 
 Character n-grams (2-5, inside word boundaries) cope with Sheng, typos and code-switching; word
-uni- and bigrams add phrase evidence. Training happens once per change of the training data: the
+uni- and bigrams add phrase evidence. A linear SVM (balanced class weights) separates the intents;
+its scores become probabilities through a softmax with a temperature fitted on out-of-fold scores,
+so a confidence of 0.4 means roughly what it says. Training happens once per change of the training data: the
 model file records a fingerprint of `nlu/data`, `nlu/config.yml` and this module's version.
 """
 
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
 from sklearn.pipeline import FeatureUnion
 
 from nlu.crisis import crisis_from_ranking
@@ -29,7 +32,9 @@ from nlu.training_data import TrainingData, load_training_data
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
+SVM_C = 1.0
+TEMPERATURES = np.geomspace(0.5, 50.0, 60)
 RANKING_SIZE = 10
 
 
@@ -39,7 +44,8 @@ class EmbeddedModel:
 
     fingerprint: str
     features: FeatureUnion
-    classifier: LogisticRegression
+    classifier: LinearSVC
+    temperature: float
     entities: EntityLookup
 
     @property
@@ -91,16 +97,61 @@ def build_features() -> FeatureUnion:
 
 
 def train(data: TrainingData, fingerprint_value: str = "") -> EmbeddedModel:
-    """Fit the classifier on every example."""
+    """Fit the classifier on every example and its temperature on 3-fold out-of-fold scores."""
     texts = [e.text for e in data.examples]
-    labels = [e.intent for e in data.examples]
+    labels = np.array([e.intent for e in data.examples])
     features = build_features()
     matrix = features.fit_transform(texts)
-    classifier = LogisticRegression(C=20.0, max_iter=3000)
-    classifier.fit(matrix, labels)
+    classifier = _svm().fit(matrix, labels)
+    temperature = _fit_temperature(texts, labels)
     return EmbeddedModel(
-        fingerprint_value, features, classifier, EntityLookup.from_training_data(data)
+        fingerprint_value,
+        features,
+        classifier,
+        temperature,
+        EntityLookup.from_training_data(data),
     )
+
+
+def _svm() -> LinearSVC:
+    return LinearSVC(C=SVM_C, class_weight="balanced")
+
+
+def _fit_temperature(texts: list[str], labels: Any) -> float:
+    """The softmax temperature with the lowest out-of-fold negative log-likelihood."""
+    counts = np.unique(labels, return_counts=True)[1]
+    folds = int(min(3, counts.min()))
+    if folds < 2 or len(counts) < 2:
+        return 1.0
+    scores = np.zeros((len(texts), len(counts)))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train_index, test_index in splitter.split(np.zeros(len(labels)), labels):
+        features = build_features()
+        matrix = features.fit_transform([texts[i] for i in train_index])
+        fold = _svm().fit(matrix, labels[train_index])
+        decision = fold.decision_function(features.transform([texts[i] for i in test_index]))
+        scores[test_index] = decision if decision.ndim == 2 else np.c_[-decision, decision] / 2
+    truth = np.searchsorted(np.unique(labels), labels)
+    best, best_loss = 1.0, np.inf
+    for temperature in TEMPERATURES:
+        scaled = scores * temperature
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_probs = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        loss = -log_probs[np.arange(len(truth)), truth].mean()
+        if loss < best_loss:
+            best, best_loss = float(temperature), float(loss)
+    return best
+
+
+def reference_probabilities(model: EmbeddedModel, texts: list[str]) -> Any:
+    """Probabilities computed through scikit-learn itself (what the fast path must equal)."""
+    decision = model.classifier.decision_function(model.features.transform(texts))
+    if decision.ndim == 1:
+        decision = np.c_[np.zeros_like(decision), decision]
+    scaled = decision * model.temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def train_or_load(
@@ -149,7 +200,7 @@ class _FastScorer:
         self._parts: list[tuple[Any, dict[str, int], Any, Any]] = []
         coef = np.asarray(model.classifier.coef_, dtype=np.float64)
         intercept = np.asarray(model.classifier.intercept_, dtype=np.float64)
-        if coef.shape[0] == 1:  # two classes: P(class 1) = sigmoid(s) = softmax([0, s])[1]
+        if coef.shape[0] == 1:  # two classes: one score s for class 1, i.e. softmax([0, s])
             coef = np.vstack([np.zeros_like(coef), coef])
             intercept = np.concatenate([[0.0], intercept])
         offset = 0
@@ -165,6 +216,7 @@ class _FastScorer:
             )
             offset += size
         self._intercept = intercept
+        self._temperature = model.temperature
 
     def probabilities(self, text: str) -> Any:
         scores = self._intercept.copy()
@@ -180,6 +232,7 @@ class _FastScorer:
             values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * idf[indices]
             values /= np.sqrt(values @ values)
             scores += values @ weights[indices]
+        scores *= self._temperature
         scores -= scores.max()
         exp = np.exp(scores)
         return exp / exp.sum()
