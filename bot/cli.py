@@ -104,7 +104,10 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
     examples = evaluate.load_labelled(Path(args.data))
     evaluations = []
-    if args.backend == "rasa":
+    if args.backend in ("embedded", "both"):
+        embedded = build_parser(settings.with_backend("embedded"))
+        evaluations.append(asyncio.run(evaluate.evaluate_parser("embedded", embedded, examples)))
+    if args.backend in ("rasa", "both"):
         rasa = RasaParser(settings.rasa_url, timeout=10.0)
 
         async def run_rasa() -> evaluate.Evaluation:
@@ -114,12 +117,8 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
                 await rasa.close()
 
         evaluations.append(asyncio.run(run_rasa()))
-    else:
-        embedded = build_parser(settings.with_backend("embedded"))
-        held_out = asyncio.run(evaluate.evaluate_parser("embedded", embedded, examples))
-        evaluations.append(held_out)
-        if args.cv:
-            evaluations.append(evaluate.cross_validate(paths.NLU_DATA_DIR))
+    if args.cv:
+        evaluations.append(evaluate.cross_validate(paths.NLU_DATA_DIR))
     for evaluation in evaluations:
         print(evaluate.summary(evaluation))
     if args.report:
@@ -218,9 +217,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true", help="retrain even if unchanged")
     train.set_defaults(handler=cmd_nlu_train)
     evaluate = nlu_sub.add_parser("evaluate", help="accuracy and F1 on the held-out set")
-    evaluate.add_argument("--backend", choices=("embedded", "rasa"), default="embedded")
+    evaluate.add_argument(
+        "--backend",
+        choices=("embedded", "rasa", "both"),
+        default="embedded",
+        help="rasa and both need the Rasa server at RASA_URL (make rasa-serve)",
+    )
     evaluate.add_argument("--data", default=str(paths.NLU_TEST_DATA), help="labelled Rasa file")
-    evaluate.add_argument("--cv", action="store_true", help="also 5-fold CV (embedded)")
+    evaluate.add_argument("--cv", action="store_true", help="also 5-fold CV of the embedded parser")
     evaluate.add_argument(
         "--report",
         default=str(paths.PROJECT_ROOT / "docs" / "nlu-report.md"),

@@ -90,3 +90,14 @@ def test_db_upgrade_and_downgrade(workdir: Path) -> None:
 def test_content_validate_passes(tmp_path: Path) -> None:
     done = healthbot("content", "validate", cwd=tmp_path)
     assert done.returncode == 0 and "content OK" in done.stdout
+
+
+def test_nlu_evaluate_scores_the_held_out_set_and_writes_a_report(workdir: Path) -> None:
+    report = workdir / "report.md"
+    done = healthbot("nlu", "evaluate", "--report", str(report), cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "embedded: 432 examples, accuracy" in done.stdout
+    accuracy = float(done.stdout.split("accuracy ", 1)[1].split(",", 1)[0])
+    assert accuracy >= 0.90, "held-out accuracy target of the embedded parser"
+    text = report.read_text()
+    assert "| intent | precision | recall | F1 | support |" in text and "hiv_prep" in text
