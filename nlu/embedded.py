@@ -20,8 +20,8 @@ import numpy as np
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
 from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
 
 from nlu.crisis import crisis_from_ranking
 from nlu.entities import EntityLookup

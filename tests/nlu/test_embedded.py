@@ -124,3 +124,10 @@ def test_a_corrupt_model_file_is_retrained(tmp_path: Path) -> None:
     model_path.write_bytes(b"not a pickle")
     model, trained = train_or_load(data, model_path)
     assert trained and EmbeddedParser(model).parse_sync("hello").intent.name == "greet"
+
+
+def test_cross_validation_meets_the_quality_target() -> None:
+    from nlu.evaluate import cross_validate
+
+    evaluation = cross_validate(paths.NLU_DATA_DIR)
+    assert evaluation.macro_f1 >= 0.90, evaluation.confusions[:5]
