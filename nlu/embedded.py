@@ -3,8 +3,9 @@
 Character n-grams (2-5, inside word boundaries) cope with Sheng, typos and code-switching; word
 uni- and bigrams add phrase evidence. A linear SVM (balanced class weights) separates the intents;
 its scores become probabilities through a softmax with a temperature fitted on out-of-fold scores,
-so a confidence of 0.4 means roughly what it says. Training happens once per change of the training data: the
-model file records a fingerprint of `nlu/data`, `nlu/config.yml` and this module's version.
+so a confidence of 0.4 means roughly what it says. Training happens once per change of the
+training data: the model file records a fingerprint of `nlu/data`, `nlu/config.yml` and this
+module's version.
 """
 
 from __future__ import annotations
