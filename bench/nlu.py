@@ -20,7 +20,7 @@ from bot import paths
 from nlu.embedded import EmbeddedParser, train_or_load
 from nlu.evaluate import evaluate_parser, load_labelled
 from nlu.rasa import RasaParser
-from tests.nlu.test_rasa_server import start_rasa, stop
+from nlu.rasa_tools import start_server, stop_server
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -41,7 +41,7 @@ async def main() -> None:
         embedded.parse_sync(example.text)
     local = await evaluate_parser("embedded", embedded, examples)
 
-    process, url = start_rasa()
+    process, url = start_server()
     try:
         rasa = RasaParser(url, timeout=10)
         for example in examples[:20]:
@@ -50,7 +50,7 @@ async def main() -> None:
         await rasa.close()
         rasa_mb = rss_mb(process.pid)
     finally:
-        stop(process)
+        stop_server(process)
 
     print(f"held-out examples   {len(examples)} ({paths.NLU_TEST_DATA.name})")
     print(f"{'':20}{'embedded':>14}{'rasa DIET':>14}")

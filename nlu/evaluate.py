@@ -98,7 +98,13 @@ def cross_validate(data_dir: Path, folds: int = 5, seed: int = 0) -> Evaluation:
 
 def report(evaluations: list[Evaluation], held_out: Path) -> str:
     """The Markdown report written to docs/nlu-report.md."""
-    lines = ["# NLU evaluation", "", f"Held-out set: `{held_out.name}` (never trained on).", ""]
+    lines = [
+        "# NLU evaluation",
+        "",
+        f"Held-out set: `{held_out.name}` (never trained on). Written by `healthbot nlu evaluate`;",
+        "regenerate with `healthbot nlu evaluate --backend both --cv` while `make rasa-serve` runs.",
+        "",
+    ]
     lines += ["| backend | examples | accuracy | macro-F1 | parse p50 | parse p99 | failures |"]
     lines += ["|---|---|---|---|---|---|---|"]
     for e in evaluations:

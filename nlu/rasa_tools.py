@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
+
+import httpx
 
 from bot import paths
 from nlu.embedded import fingerprint
@@ -97,3 +101,50 @@ def serve_command(host: str = "127.0.0.1", port: int = 5005) -> list[str]:
         "-p",
         str(port),
     ]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    port: int | None = None, timeout: float = 240.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `rasa run --enable-api` on 127.0.0.1 and wait until its model is loaded."""
+    model = model_path()
+    if not model.is_file():
+        raise RasaNotInstalled(f"no Rasa model at {model}: run `make rasa-model`")
+    port = port or free_port()
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own executable
+        serve_command("127.0.0.1", port),
+        env=rasa_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the Rasa server exited during start-up")
+        try:
+            if httpx.get(f"{url}/status", timeout=2).json().get("model_file"):
+                return process, url
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(1)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"Rasa did not load its model within {timeout:.0f} s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started by `start_server`."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -5,12 +5,8 @@ These fail, never skip, when Rasa or its model is missing: `make rasa-model` mak
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,48 +18,10 @@ from tests.conftest import make_engine
 from tests.factories import text
 
 pytestmark = pytest.mark.rasa
-STARTUP_SECONDS = 240
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_rasa() -> tuple[subprocess.Popen[bytes], str]:
-    """Start `rasa run --enable-api` on a free port and wait until its model is loaded."""
-    model = rasa_tools.model_path()
-    assert model.is_file(), f"no Rasa model at {model}: run `make rasa-model`"
-    port = _free_port()
-    process = subprocess.Popen(
-        rasa_tools.serve_command("127.0.0.1", port),
-        env=rasa_tools.rasa_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the Rasa server exited during start-up"
-        try:
-            status = httpx.get(f"{url}/status", timeout=2).json()
-            if status.get("model_file"):
-                return process, url
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(1)
-    process.kill()
-    raise AssertionError(f"Rasa did not load its model within {STARTUP_SECONDS} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+start_rasa = rasa_tools.start_server
+stop = rasa_tools.stop_server
 
 
 @pytest.fixture(scope="module")
