@@ -102,7 +102,7 @@ def report(evaluations: list[Evaluation], held_out: Path) -> str:
         "# NLU evaluation",
         "",
         f"Held-out set: `{held_out.name}` (never trained on). Written by `healthbot nlu evaluate`;",
-        "regenerate with `healthbot nlu evaluate --backend both --cv` while `make rasa-serve` runs.",
+        "regenerate: `healthbot nlu evaluate --backend both --cv` while `make rasa-serve` runs.",
         "",
     ]
     lines += ["| backend | examples | accuracy | macro-F1 | parse p50 | parse p99 | failures |"]
