@@ -125,6 +125,20 @@ def parse_times(count: int) -> tuple[float, float]:
     return statistics.median(times), percentile(times, 99)
 
 
+def crisis_check_times(count: int) -> tuple[float, float]:
+    """The crisis rules alone, on everyday and crisis messages (4,096-character ones included)."""
+    from nlu.safety import SafetyRules
+
+    rules = SafetyRules.load(paths.CONTENT_DIR / "safety" / "rules.yml")
+    texts = [*TEXTS, "nataka kujiua", "I was raped", "this exam is killing me", "a" * 4096]
+    times = []
+    for i in range(count):
+        t = time.perf_counter()
+        rules.check(texts[i % len(texts)])
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times), percentile(times, 99)
+
+
 def startup_seconds(workdir: Path, runs: int) -> float:
     """Launch `healthbot chat` and time until its first reply is printed."""
     env = {
@@ -166,6 +180,7 @@ def main() -> None:
         workdir = Path(tmp)
         figures = asyncio.run(run_engine(args.messages, args.users, workdir))
         parse_p50, parse_p99 = parse_times(5000)
+        crisis_p50, crisis_p99 = crisis_check_times(5000)
         startup = startup_seconds(workdir, args.startup_runs)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     mix = "70% text, 20% buttons, 10% commands"
@@ -174,6 +189,7 @@ def main() -> None:
     print(f"engine latency      p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {worst:.2f} ms")
     print(f"throughput          {figures['per_s']:.0f} messages/s (sequential, one process)")
     print(f"NLU parse alone     p50 {parse_p50:.3f} ms   p99 {parse_p99:.3f} ms")
+    print(f"crisis rules alone  p50 {crisis_p50:.3f} ms   p99 {crisis_p99:.3f} ms")
     print(f"peak RSS            {rss_mb:.0f} MB (benchmark process)")
     print(f"prepare()           {figures['prepare_s']:.2f} s (migrate, content, model reuse)")
     print(

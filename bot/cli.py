@@ -119,10 +119,24 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         evaluations.append(asyncio.run(run_rasa()))
     if args.cv:
         evaluations.append(evaluate.cross_validate(paths.NLU_DATA_DIR))
+    crisis_section = ""
+    if args.crisis:
+        from nlu.safety import SafetyRules
+
+        crisis_path = paths.NLU_DIR / "tests" / "crisis.yml"
+        rules = SafetyRules.load(paths.CONTENT_DIR / "safety" / "rules.yml")
+        result = asyncio.run(
+            evaluate.evaluate_crisis(
+                rules, build_parser(settings), evaluate.load_crisis_examples(crisis_path)
+            )
+        )
+        print(evaluate.crisis_summary(result))
+        crisis_section = evaluate.crisis_report(result, crisis_path)
     for evaluation in evaluations:
         print(evaluate.summary(evaluation))
     if args.report:
-        Path(args.report).write_text(evaluate.report(evaluations, Path(args.data)), "utf-8")
+        body = evaluate.report(evaluations, Path(args.data)) + crisis_section
+        Path(args.report).write_text(body, "utf-8")
         print(f"wrote {args.report}")
     return 0
 
@@ -225,6 +239,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--data", default=str(paths.NLU_TEST_DATA), help="labelled Rasa file")
     evaluate.add_argument("--cv", action="store_true", help="also 5-fold CV of the embedded parser")
+    evaluate.add_argument(
+        "--crisis", action="store_true", help="also crisis recall and false alarms (crisis.yml)"
+    )
     evaluate.add_argument(
         "--report",
         default=str(paths.PROJECT_ROOT / "docs" / "nlu-report.md"),

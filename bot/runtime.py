@@ -16,6 +16,7 @@ from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
+from bot.safety import load_safety
 from nlu.embedded import EmbeddedParser, train_or_load
 from nlu.parser import Parser
 from nlu.rasa import FallbackParser, RasaParser
@@ -56,8 +57,13 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
     content = load_content(content_dir)
     parser = build_parser(settings)
     db = create_engine(settings.database_url)
+    renderer = Renderer(content)
     dialogue = DialogueEngine(
-        sessions=session_factory(db), parser=parser, content=content, renderer=Renderer(content)
+        sessions=session_factory(db),
+        parser=parser,
+        content=content,
+        renderer=renderer,
+        safety=load_safety(content_dir / "safety", renderer),
     )
     log.info("ready in %.2f s", time.perf_counter() - started)
     return Runtime(dialogue=dialogue, db=db, content=content, parser=parser)

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.dialogue.messages import Inbound, InboundKind, Reply
 from handlers.context import HealthbotContext
 from handlers.translate import inbound_from_message, send_kwargs
 
+log = logging.getLogger(__name__)
+
 
 async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -> None:
-    chat = update.effective_chat
+    chat, message = update.effective_chat, update.effective_message
     if chat is None:
         return
-    replies: list[Reply] = await context.bot_data.engine().handle(inbound)
+    engine = context.bot_data.engine()
+    replies: list[Reply] = await engine.handle(inbound)
+    seen = [message.message_id] if message is not None and not update.callback_query else []
     for reply in replies:
-        await context.bot.send_message(chat_id=chat.id, **send_kwargs(reply))
+        if reply.delete_message_ids:
+            await _delete(context, chat.id, [*reply.delete_message_ids, *seen])
+            seen = []
+        sent = await context.bot.send_message(chat_id=chat.id, **send_kwargs(reply))
+        if not reply.delete_message_ids:
+            seen.append(sent.message_id)
+    if seen:
+        await engine.remember_channel_messages(inbound.user_id, seen)
+
+
+async def _delete(context: HealthbotContext, chat_id: int, message_ids: list[int]) -> None:
+    """Delete messages in the chat where the Bot API allows (younger than 48 hours)."""
+    for start in range(0, len(message_ids), 100):
+        try:
+            await context.bot.delete_messages(chat_id, message_ids[start : start + 100])
+        except TelegramError:
+            log.info("some messages could not be deleted (older than 48 hours or gone)")
 
 
 async def on_text(update: Update, context: HealthbotContext) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
 from nlu.embedded import EmbeddedParser, train
-from nlu.parser import Parser, ParserUnavailable
+from nlu.parser import Crisis, Parser, ParserUnavailable
+from nlu.safety import SafetyRules
 from nlu.training_data import Example, TrainingData, load_file, load_training_data
 
 
@@ -132,3 +135,93 @@ def summary(e: Evaluation) -> str:
     text += "\n  weakest F1: " + ", ".join(f"{i} {v[2]:.2f}" for i, v in worst)
     text += "\n  most confused: " + ", ".join(f"{t}→{p} ({n})" for t, p, n in e.confusions[:5])
     return text
+
+
+@dataclass
+class CrisisEvaluation:
+    """Recall and false alarms of the crisis check (rules, then the NLU's crisis intents)."""
+
+    crises: int
+    negatives: int
+    misses: list[tuple[str, str]]  # (text, expected category)
+    false_alarms: list[tuple[str, str]]  # (text, category that fired)
+    wrong_category: list[tuple[str, str, str]]  # (text, expected, got)
+    check_ms: list[float]
+
+    @property
+    def recall(self) -> float:
+        """Share of crises detected (any category)."""
+        return 1 - len(self.misses) / self.crises if self.crises else float("nan")
+
+    @property
+    def false_positive_rate(self) -> float:
+        """Share of hard negatives that fired."""
+        return len(self.false_alarms) / self.negatives if self.negatives else float("nan")
+
+
+def load_crisis_examples(path: Path) -> list[tuple[str, str]]:
+    """(text, category) pairs from the labelled crisis file; category `none` for negatives."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [(str(e["text"]), str(e["category"])) for e in document["examples"]]
+
+
+async def evaluate_crisis(
+    rules: SafetyRules, parser: Parser, examples: list[tuple[str, str]]
+) -> CrisisEvaluation:
+    """Run the bot's crisis check on every example, as the engine does."""
+    misses, false_alarms, wrong = [], [], []
+    timings = []
+    for text, expected in examples:
+        started = time.perf_counter()
+        crisis = rules.check(text)
+        timings.append((time.perf_counter() - started) * 1000)
+        if not crisis.detected:
+            with contextlib.suppress(ParserUnavailable):
+                crisis = (await parser.parse(text)).crisis
+            if crisis.category in rules.excepted(text):
+                crisis = Crisis()
+        if expected == "none":
+            if crisis.detected:
+                false_alarms.append((text, f"{crisis.category} ({crisis.matched})"))
+        elif not crisis.detected:
+            misses.append((text, expected))
+        elif crisis.category != expected:
+            wrong.append((text, expected, str(crisis.category)))
+    crises = sum(1 for _, c in examples if c != "none")
+    return CrisisEvaluation(crises, len(examples) - crises, misses, false_alarms, wrong, timings)
+
+
+def crisis_summary(e: CrisisEvaluation) -> str:
+    """Terminal lines, with every miss."""
+    lines = [
+        f"crisis: {e.crises} crises, {e.negatives} hard negatives, recall {e.recall:.3f}, "
+        f"false-positive rate {e.false_positive_rate:.3f}, rules p99 "
+        f"{float(np.percentile(e.check_ms, 99)):.3f} ms",
+    ]
+    lines += [f"  MISSED ({expected}): {text}" for text, expected in e.misses]
+    lines += [f"  false alarm ({got}): {text}" for text, got in e.false_alarms]
+    return "\n".join(lines)
+
+
+def crisis_report(e: CrisisEvaluation, path: Path) -> str:
+    """The Markdown section appended to docs/nlu-report.md."""
+    lines = [
+        "",
+        "## Crisis detection",
+        "",
+        f"Labelled set `{path.name}` (never used to write rules or train): {e.crises} crises, "
+        f"{e.negatives} hard negatives.",
+        "",
+        f"- recall **{e.recall:.3f}** (target 1.00); false-positive rate "
+        f"**{e.false_positive_rate:.3f}** (target ≤ 0.03)",
+        f"- rules check p50 {float(np.percentile(e.check_ms, 50)):.3f} ms, "
+        f"p99 {float(np.percentile(e.check_ms, 99)):.3f} ms per message",
+        f"- crises detected under another category: {len(e.wrong_category)}",
+        "",
+        "Missed:",
+        "",
+    ]
+    lines += [f"- ({expected}) {text}" for text, expected in e.misses] or ["- none"]
+    lines += ["", "False alarms:", ""]
+    lines += [f"- ({got}) {text}" for text, got in e.false_alarms] or ["- none"]
+    return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
+from bot.safety import load_safety
 from nlu.embedded import EmbeddedModel, EmbeddedParser, train_or_load
 from nlu.parser import Parser
 
@@ -109,8 +110,13 @@ def sessions(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def make_engine(
     sessions: async_sessionmaker[AsyncSession], parser: Parser, content: ContentStore
 ) -> DialogueEngine:
+    renderer = Renderer(content)
     return DialogueEngine(
-        sessions=sessions, parser=parser, content=content, renderer=Renderer(content)
+        sessions=sessions,
+        parser=parser,
+        content=content,
+        renderer=renderer,
+        safety=load_safety(paths.CONTENT_DIR / "safety", renderer),
     )
 
 

@@ -20,6 +20,7 @@ from nlu.training_data import TrainingDataError, load_training_data
 ANSWER_LIMIT = 600
 MORE_LIMIT = 1500
 BUTTON_LABEL_LIMIT = 40
+SAFETY_LIMIT = 1000
 REQUIRED_UI = (
     "welcome",
     "anonymous",
@@ -74,6 +75,7 @@ def validate(content_root: Path, nlu_data: Path, today: date | None = None) -> R
         return report
     _check_references(store, report)
     _check_rendering(store, report)
+    _check_safety(store, report)
     _check_reviews(store, report, today or date.today())
     try:
         trained = set(load_training_data(nlu_data).intents)
@@ -154,6 +156,27 @@ def _render(report: Report, where: str, render: Callable[..., str], *args: objec
     except (TemplateError, KeyError, AttributeError) as exc:
         report.errors.append(f"{where}: does not render ({exc})")
         return None
+
+
+def _check_safety(store: ContentStore, report: Report) -> None:
+    """The crisis rules compile and every safety message renders, with no typed number."""
+    from bot.safety import load_safety
+    from nlu.safety import SafetyRulesError
+
+    folder = store.root / "safety"
+    try:
+        service = load_safety(folder, Renderer(store))
+    except (SafetyRulesError, TemplateError) as exc:
+        report.errors.append(f"safety: {exc}")
+        return
+    raw = (folder / "responses.yml").read_text(encoding="utf-8")
+    if _TYPED_NUMBER.search(raw):
+        report.errors.append(f"safety/responses.yml: {TYPED_NUMBER_HINT}")
+    for key, text in service.texts.items():
+        if len(text) > SAFETY_LIMIT:
+            report.errors.append(
+                f"safety {'/'.join(key)}: {len(text)} characters (limit {SAFETY_LIMIT})"
+            )
 
 
 def _check_reviews(store: ContentStore, report: Report, today: date) -> None:

@@ -61,3 +61,32 @@ class FeedbackDB(Base):
     content_id: Mapped[str] = mapped_column(String(64), index=True)
     helpful: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseDB(Base):
+    """An escalation to a human; each crisis opens an urgent one (issue 6 adds the queue)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    source: Mapped[str] = mapped_column(String(16))  # crisis, request, offer
+    category: Mapped[str | None] = mapped_column(String(32))  # crisis category
+    matched: Mapped[str | None] = mapped_column(String(200))  # the rule or model that fired
+    priority: Mapped[str] = mapped_column(String(8))  # urgent, high, normal
+    status: Mapped[str] = mapped_column(String(8), index=True)  # waiting, active, closed
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_crisis_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChannelMessageDB(Base):
+    """Ids of recent messages in a user's chat (no content), so /exit can delete them."""
+
+    __tablename__ = "channel_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import FeedbackDB, MessageDB, UserDB, utcnow
+from bot.db.models import CaseDB, ChannelMessageDB, FeedbackDB, MessageDB, UserDB, utcnow
 
 
 async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
@@ -93,3 +93,75 @@ async def record_feedback(
     session.add(feedback)
     await session.flush()
     return feedback
+
+
+OPEN_STATUSES = ("waiting", "active")
+KEEP_CHANNEL_MESSAGES = 100
+
+
+async def open_crisis_case(
+    *,
+    session: AsyncSession,
+    user_id: str,
+    channel: str,
+    language: str,
+    category: str,
+    matched: str | None,
+) -> CaseDB:
+    """Open an urgent case for a crisis, or raise the user's open case to urgent (one at a time)."""
+    now = utcnow()
+    case = await session.scalar(
+        select(CaseDB)
+        .where(CaseDB.user_id == user_id, CaseDB.status.in_(OPEN_STATUSES))
+        .order_by(CaseDB.id.desc())
+        .limit(1)
+    )
+    if case is None:
+        case = CaseDB(
+            user_id=user_id,
+            channel=channel,
+            language=language,
+            source="crisis",
+            category=category,
+            matched=(matched or "")[:200],
+            priority="urgent",
+            status="waiting",
+            opened_at=now,
+            last_crisis_at=now,
+        )
+        session.add(case)
+    else:
+        case.priority = "urgent"
+        case.category = case.category or category
+        case.last_crisis_at = now
+    await session.flush()
+    return case
+
+
+async def remember_channel_messages(
+    *, session: AsyncSession, user_id: str, message_ids: list[int]
+) -> None:
+    """Keep the ids (never the content) of the latest messages in the user's chat."""
+    now = utcnow()
+    session.add_all(
+        ChannelMessageDB(user_id=user_id, message_id=i, created_at=now) for i in message_ids
+    )
+    await session.flush()
+    stale = (
+        select(ChannelMessageDB.id)
+        .where(ChannelMessageDB.user_id == user_id)
+        .order_by(ChannelMessageDB.id.desc())
+        .offset(KEEP_CHANNEL_MESSAGES)
+    )
+    await session.execute(delete(ChannelMessageDB).where(ChannelMessageDB.id.in_(stale)))
+
+
+async def forget_channel_messages(*, session: AsyncSession, user_id: str) -> list[int]:
+    """Return and forget the ids of the user's recent chat messages (for /exit)."""
+    ids = list(
+        await session.scalars(
+            select(ChannelMessageDB.message_id).where(ChannelMessageDB.user_id == user_id)
+        )
+    )
+    await session.execute(delete(ChannelMessageDB).where(ChannelMessageDB.user_id == user_id))
+    return ids

@@ -11,11 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.render import Format, Renderer
 from bot.content.store import ContentStore
 from bot.db.models import UserDB
-from bot.db.repository import get_or_create_user, log_message, record_feedback
+from bot.db.repository import (
+    forget_channel_messages,
+    get_or_create_user,
+    log_message,
+    open_crisis_case,
+    record_feedback,
+    remember_channel_messages,
+)
 from bot.dialogue import payloads
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.split import split_message
-from nlu.parser import Parser, ParseResult, ParserUnavailable
+from bot.safety import SafetyService
+from nlu.language import detect_language
+from nlu.parser import Crisis, Parser, ParseResult, ParserUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +32,6 @@ DEFAULT_THRESHOLD = 0.4
 SMALL_TALK = ("greet", "goodbye", "thanks", "bot_challenge", "talk_to_counsellor", "find_service")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
 COMMANDS = ("start", "menu", "language", "help", "privacy")
-# A detected crisis is answered with its own content, whatever intent ranked first.
-CRISIS_ANSWERS = {
-    "suicide": "suicidal_thoughts",
-    "self_harm": "self_harm",
-    "sexual_violence": "sexual_violence",
-}
 
 
 @dataclass
@@ -55,16 +58,35 @@ class DialogueEngine:
         parser: Parser,
         content: ContentStore,
         renderer: Renderer,
+        safety: SafetyService,
         threshold: float = DEFAULT_THRESHOLD,
     ) -> None:
         self._sessions = sessions
         self._parser = parser
         self._content = content
         self._render = renderer
+        self._safety = safety
         self._threshold = threshold
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
-        """Answer one message; never raises, and every reply fits the channel's limit."""
+        """Answer one message; never raises, and every reply fits the channel's limit.
+
+        The crisis rules run first, before the database or the parser is touched, so a crisis is
+        answered even when both are down.
+        """
+        replies = await self._handle(inbound)
+        return [chunk for reply in replies for chunk in _split(reply)]
+
+    async def _handle(self, inbound: Inbound) -> list[Reply]:
+        if inbound.kind is InboundKind.TEXT and inbound.text.strip():
+            text = inbound.text[:MAX_TEXT]
+            if self._safety.is_exit(text):
+                return await self._quick_exit(inbound)
+            crisis = self._safety.check(text)
+            if crisis.detected:
+                return await self._crisis_turn(inbound, crisis, detect_language(text))
+        if inbound.kind is InboundKind.COMMAND and inbound.command == "exit":
+            return await self._quick_exit(inbound)
         language = "en"
         try:
             async with self._sessions() as session, session.begin():
@@ -76,7 +98,92 @@ class DialogueEngine:
         except Exception:
             log.exception("turn failed", extra={"channel": inbound.channel, "kind": inbound.kind})
             replies = [self._plain(inbound.format, language, "error")]
-        return [chunk for reply in replies for chunk in _split(reply)]
+        return replies
+
+    # safety -------------------------------------------------------------------------------
+
+    async def _crisis_turn(self, inbound: Inbound, crisis: Crisis, language: str) -> list[Reply]:
+        """Answer a crisis found by the rules; storing the case is best effort, never a blocker."""
+        case_opened = False
+        try:
+            async with self._sessions() as session, session.begin():
+                user = await get_or_create_user(
+                    session=session, user_id=inbound.user_id, channel=inbound.channel
+                )
+                if user.language is None:
+                    user.detected_language = language
+                language = user.language or language
+                case_opened = await self._open_case(Turn(inbound, user, session), crisis, language)
+        except Exception:
+            log.exception("crisis case not stored", extra={"category": crisis.category})
+        about_friend = self._safety.rules.about_friend(inbound.text)
+        return self._safety.replies(
+            inbound.format, language, crisis, about_friend=about_friend, case_opened=case_opened
+        )
+
+    async def _open_case(self, turn: Turn, crisis: Crisis, language: str) -> bool:
+        await log_message(
+            session=turn.session,
+            user_id=turn.user.id,
+            direction="in",
+            kind="crisis",
+            intent=crisis.category,
+            language=language,
+        )
+        await open_crisis_case(
+            session=turn.session,
+            user_id=turn.user.id,
+            channel=turn.inbound.channel,
+            language=language,
+            category=crisis.category or "",
+            matched=crisis.matched,
+        )
+        turn.user.state = "crisis"
+        return True
+
+    async def _nlu_crisis(self, turn: Turn, crisis: Crisis, language: str) -> list[Reply]:
+        """A crisis the NLU found (no rule fired): same answer, case stored in a savepoint."""
+        case_opened = False
+        try:
+            async with turn.session.begin_nested():
+                case_opened = await self._open_case(turn, crisis, language)
+        except Exception:
+            log.exception("crisis case not stored", extra={"category": crisis.category})
+        about_friend = self._safety.rules.about_friend(turn.inbound.text)
+        return self._safety.replies(
+            turn.inbound.format,
+            language,
+            crisis,
+            about_friend=about_friend,
+            case_opened=case_opened,
+        )
+
+    async def _quick_exit(self, inbound: Inbound) -> list[Reply]:
+        """Forget (and let the channel delete) the recent messages; leave one neutral line."""
+        ids: list[int] = []
+        language = "en"
+        try:
+            async with self._sessions() as session, session.begin():
+                user = await get_or_create_user(
+                    session=session, user_id=inbound.user_id, channel=inbound.channel
+                )
+                language = user.language or user.detected_language or "en"
+                ids = await forget_channel_messages(session=session, user_id=user.id)
+                user.state = "idle"
+        except Exception:
+            log.exception("quick exit could not read the recent messages")
+        line = self._safety.exit_line.get(language, self._safety.exit_line["en"])
+        return [Reply(self._render.message(inbound.format, line), delete_message_ids=tuple(ids))]
+
+    async def remember_channel_messages(self, user_id: str, message_ids: list[int]) -> None:
+        """Record ids of messages in the user's chat (for /exit); failures only logged."""
+        try:
+            async with self._sessions() as session, session.begin():
+                await remember_channel_messages(
+                    session=session, user_id=user_id, message_ids=message_ids
+                )
+        except Exception:
+            log.exception("could not record chat message ids")
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
         kind = turn.inbound.kind
@@ -210,8 +317,11 @@ class DialogueEngine:
             confidence=result.intent.confidence,
             language=language,
         )
-        intent = CRISIS_ANSWERS.get(result.crisis.category or "", result.intent.name)
-        confident = result.intent.confidence >= self._threshold or result.crisis.detected
+        crisis = result.crisis
+        if crisis.detected and crisis.category not in self._safety.rules.excepted(text):
+            return await self._nlu_crisis(turn, crisis, language)
+        intent = result.intent.name
+        confident = result.intent.confidence >= self._threshold
         if not confident:
             return [self._did_you_mean(turn, result, language)]
         if intent in self._content.topics:
@@ -376,4 +486,6 @@ def _split(reply: Reply) -> list[Reply]:
     chunks = split_message(reply.text)
     if len(chunks) == 1:
         return [reply]
-    return [Reply(c) for c in chunks[:-1]] + [Reply(chunks[-1], reply.buttons)]
+    first = Reply(chunks[0], delete_message_ids=reply.delete_message_ids)
+    middle = [Reply(c) for c in chunks[1:-1]]
+    return [first, *middle, Reply(chunks[-1], reply.buttons)]

@@ -50,3 +50,4 @@ class Reply:
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    delete_message_ids: tuple[int, ...] = ()  # quick exit: channel messages to delete first

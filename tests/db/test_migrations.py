@@ -14,7 +14,7 @@ from bot.db.migrate import current_revision, downgrade, upgrade
 from bot.db.models import Base
 from bot.db.session import create_engine
 
-TABLES = {"users", "messages", "feedback", "alembic_version"}
+TABLES = {"users", "messages", "feedback", "cases", "channel_messages", "alembic_version"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -42,7 +42,7 @@ async def _model_diff(url: str) -> list[object]:
 async def _round_trip(url: str) -> None:
     assert await current_revision(url) is None
     await upgrade(url)
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == "0002"
     assert await _tables(url) == TABLES
     assert await _model_diff(url) == [], "the migration and the models disagree"
     await upgrade(url)  # idempotent

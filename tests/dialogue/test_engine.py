@@ -502,7 +502,7 @@ async def test_the_engine_answers_every_intent_in_both_languages(
     answered = {}
     for intent in ALL_INTENTS:
         scripted.result = result(intent, 0.95, language=language)
-        [reply] = await engine.handle(text(f"question about {intent}"))
+        [reply] = await engine.handle(text(f"question number {len(answered)}"))
         answered[intent] = reply
         assert reply.buttons, intent
         assert "Did you mean" not in plain(reply) and "Ulimaanisha" not in plain(reply), intent
@@ -513,17 +513,3 @@ async def test_the_engine_answers_every_intent_in_both_languages(
         assert plain(answered[intent]).startswith(plain(Reply(item.answer.get(language)))[:20]), (
             intent
         )
-
-
-async def test_a_detected_crisis_is_answered_with_its_own_content(
-    sessions: async_sessionmaker[AsyncSession], content: ContentStore
-) -> None:
-    from nlu.parser import Crisis, IntentScore, ParseResult
-
-    ranking = (IntentScore("depression", 0.45), IntentScore("suicidal_thoughts", 0.40))
-    crisis = Crisis(True, "suicide", "test")
-    scripted = ScriptedParser(ParseResult("x", ranking[0], ranking, (), "en", crisis))
-    engine = make_engine(sessions, scripted, content)
-    [reply] = await engine.handle(text("i feel empty and think about dying"))
-    assert content.topics["suicidal_thoughts"].title.en in plain(reply)
-    assert "1199" in reply.text

@@ -110,6 +110,9 @@ class BotApiEmulator:
     def _api_answerCallbackQuery(self, _params: dict[str, Any]) -> Any:
         return True
 
+    def _api_deleteMessages(self, _params: dict[str, Any]) -> Any:
+        return True
+
     def _api_close(self, _params: dict[str, Any]) -> Any:
         return True
 

@@ -120,3 +120,35 @@ def test_command_names_are_normalised() -> None:
     assert command_name("/Start@HealthBot hello") == "start"
     assert command_name("/menu") == "menu"
     assert command_name("/") == ""
+
+
+async def test_a_crisis_gets_the_safety_answer_through_telegram(
+    app: tuple[Application, RecordingRequest],  # type: ignore[type-arg]
+) -> None:
+    application, request = app
+    await feed(application, "crisis_sw")
+    [sent] = request.sent()
+    assert "1195" in sent["text"] and "116" in sent["text"]
+    data = [b["callback_data"] for row in sent["reply_markup"]["inline_keyboard"] for b in row]
+    assert data[0] == "ask:talk_to_counsellor" and "ask:find_service" in data
+
+
+async def test_quick_exit_deletes_the_conversation_and_leaves_a_neutral_line(
+    app: tuple[Application, RecordingRequest],  # type: ignore[type-arg]
+) -> None:
+    application, request = app
+    await feed(application, "start")
+    await feed(application, "text")
+    sent_ids = [p["message_id"] for p in _results(request)]
+    await feed(application, "exit")
+    deletions = [p for m, p in request.calls if m == "deleteMessages"]
+    assert len(deletions) == 1
+    deleted = set(deletions[0]["message_ids"])
+    assert {1, 2, 9} <= deleted, "the user's own messages, including /exit"
+    assert set(sent_ids) <= deleted, "every message the bot sent"
+    last = request.sent()[-1]
+    assert "reply_markup" not in last and "1190" not in last["text"]
+
+
+def _results(request: RecordingRequest) -> list[dict[str, int]]:
+    return [{"message_id": 500 + i + 1} for i, _ in enumerate(request.sent())]
