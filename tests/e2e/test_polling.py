@@ -108,8 +108,19 @@ def test_a_young_person_starts_asks_and_presses_a_button(
     assert "who.int" in sent[3]["text"]
     assert "answerCallbackQuery" in emulator.methods()
 
+    emulator.push_update(message("nataka kujiua", 3))
+    sent = emulator.wait_for(lambda sent: len(sent) >= 5)
+    assert "1199" in sent[4]["text"] and keyboard(sent[4])[0] == "ask:talk_to_counsellor"
+
+    emulator.push_update(message("/exit", 4))
+    sent = emulator.wait_for(lambda sent: len(sent) >= 6)
+    deleted = [p["message_ids"] for name, p in emulator.calls if name == "deleteMessages"]
+    assert deleted and {1, 2, 3, 4} <= set(deleted[0]), "the young person's messages too"
+    assert {s["message_id"] for s in sent[:5]} <= set(deleted[0]), "and every bot message"
+    assert "reply_markup" not in sent[5]
+
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output[-2000:]
-    for secret in ("424242421", "Wanjiru", "wanjiru_k", "tested for hiv", emulator.token):
+    for secret in ("424242421", "Wanjiru", "wanjiru_k", "tested for hiv", "kujiua", emulator.token):
         assert secret not in output, f"{secret!r} leaked into the logs"
