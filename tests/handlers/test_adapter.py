@@ -152,3 +152,32 @@ async def test_quick_exit_deletes_the_conversation_and_leaves_a_neutral_line(
 
 def _results(request: RecordingRequest) -> list[dict[str, int]]:
     return [{"message_id": 500 + i + 1} for i, _ in enumerate(request.sent())]
+
+
+@pytest.mark.parametrize(
+    ("message", "numbers"),
+    [
+        ("I want to kill myself", ["1199", "1190"]),
+        ("nataka kujiua", ["1199", "1190"]),
+        ("I cut myself again last night", ["1199"]),
+        ("najikata kila siku", ["1199"]),
+        ("I was raped yesterday", ["1195", "116"]),
+        ("nilibakwa jana", ["1195", "116"]),
+        ("he is coming with a knife to kill me", ["999", "112"]),
+        ("baba anatupiga sasa hivi", ["999", "112"]),
+    ],
+)
+async def test_every_crisis_category_in_both_languages_through_telegram(
+    app: tuple[Application, RecordingRequest],  # type: ignore[type-arg]
+    message: str,
+    numbers: list[str],
+) -> None:
+    application, request = app
+    update = raw("text")
+    update["message"]["text"] = message
+    await application.process_update(Update.de_json(update, application.bot))
+    [sent] = request.sent()
+    assert all(n in sent["text"] for n in numbers)
+    assert (
+        sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "ask:talk_to_counsellor"
+    )
