@@ -60,21 +60,45 @@ def phrase_pattern(phrase: str) -> str:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """One phrase: its text (for audit), its regex, and the words it cannot match without."""
+
+    phrase: str
+    pattern: re.Pattern[str]
+    words: frozenset[str]
+
+    @classmethod
+    def compile(cls, phrase: str) -> Rule:
+        """Compile a phrase; the literal words let most rules be skipped without a regex scan."""
+        literal = {normalise(w).strip() for w in phrase.split() if w not in ("*", "**")}
+        return cls(phrase, re.compile(phrase_pattern(phrase)), frozenset(w for w in literal if w))
+
+
+@dataclass(frozen=True)
 class CategoryRules:
     """Compiled phrases and exceptions of one category."""
 
     name: str
-    phrases: tuple[tuple[str, re.Pattern[str]], ...]
-    exceptions: re.Pattern[str] | None
+    phrases: tuple[Rule, ...]
+    exceptions: tuple[Rule, ...]
 
-    def match(self, text: str) -> str | None:
+    def match(self, text: str, words: set[str]) -> str | None:
         """The first phrase that matches `text` (normalised) once exceptions are masked."""
-        if self.exceptions is not None:
-            text = self.exceptions.sub(lambda m: " " + "~" * len(m.group(0).strip()) + " ", text)
-        for phrase, pattern in self.phrases:
-            if pattern.search(text):
-                return phrase
+        for exception in self.exceptions:
+            if exception.words <= words:
+                text = exception.pattern.sub(_mask, text)
+        for rule in self.phrases:
+            if rule.words <= words and rule.pattern.search(text):
+                return rule.phrase
         return None
+
+    def excepted(self, text: str, words: set[str]) -> bool:
+        """Whether one of this category's exceptions matches."""
+        return any(e.words <= words and e.pattern.search(text) for e in self.exceptions)
+
+
+def _mask(match: re.Match[str]) -> str:
+    return "~" * len(match.group(0))
 
 
 @dataclass(frozen=True)
@@ -107,8 +131,8 @@ class SafetyRules:
             compiled.append(
                 CategoryRules(
                     name,
-                    tuple((p, re.compile(phrase_pattern(p))) for p in phrases),
-                    _alternation([str(e) for e in spec.get("exceptions") or []]),
+                    tuple(Rule.compile(p) for p in phrases),
+                    tuple(Rule.compile(str(e)) for e in spec.get("exceptions") or []),
                 )
             )
         markers = _alternation([str(m) for m in document.get("friend_markers") or []])
@@ -117,8 +141,9 @@ class SafetyRules:
     def check(self, text: str) -> Crisis:
         """The most urgent category whose phrases match, with the phrase for audit."""
         normalised = normalise(text)
+        words = set(normalised.split())
         for category in self.categories:
-            phrase = category.match(normalised)
+            phrase = category.match(normalised, words)
             if phrase is not None:
                 return Crisis(True, category.name, f"rule:{category.name}:{phrase}")
         return Crisis()
@@ -126,7 +151,8 @@ class SafetyRules:
     def excepted(self, text: str) -> set[str]:
         """Categories whose exceptions (known idioms) match the message."""
         normalised = normalise(text)
-        return {c.name for c in self.categories if c.exceptions and c.exceptions.search(normalised)}
+        words = set(normalised.split())
+        return {c.name for c in self.categories if c.excepted(normalised, words)}
 
     def about_friend(self, text: str) -> bool:
         """Whether the message speaks about someone else ("my friend says she wants to die")."""
