@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -89,16 +90,22 @@ class DialogueEngine:
             return await self._quick_exit(inbound)
         language = "en"
         try:
-            async with self._sessions() as session, session.begin():
-                user = await get_or_create_user(
-                    session=session, user_id=inbound.user_id, channel=inbound.channel
-                )
-                language = user.language or user.detected_language or "en"
-                replies = await self._dispatch(Turn(inbound, user, session))
+            async with self._turn(inbound) as turn:
+                language = turn.language
+                replies = await self._dispatch(turn)
         except Exception:
             log.exception("turn failed", extra={"channel": inbound.channel, "kind": inbound.kind})
             replies = [self._plain(inbound.format, language, "error")]
         return replies
+
+    @asynccontextmanager
+    async def _turn(self, inbound: Inbound) -> AsyncIterator[Turn]:
+        """One transaction with the user's row (created on first contact)."""
+        async with self._sessions() as session, session.begin():
+            user = await get_or_create_user(
+                session=session, user_id=inbound.user_id, channel=inbound.channel
+            )
+            yield Turn(inbound, user, session)
 
     # safety -------------------------------------------------------------------------------
 
@@ -106,14 +113,11 @@ class DialogueEngine:
         """Answer a crisis found by the rules; storing the case is best effort, never a blocker."""
         case_opened = False
         try:
-            async with self._sessions() as session, session.begin():
-                user = await get_or_create_user(
-                    session=session, user_id=inbound.user_id, channel=inbound.channel
-                )
-                if user.language is None:
-                    user.detected_language = language
-                language = user.language or language
-                case_opened = await self._open_case(Turn(inbound, user, session), crisis, language)
+            async with self._turn(inbound) as turn:
+                if turn.user.language is None:
+                    turn.user.detected_language = language
+                language = turn.language
+                case_opened = await self._open_case(turn, crisis, language)
         except Exception:
             log.exception("crisis case not stored", extra={"category": crisis.category})
         about_friend = self._safety.rules.about_friend(inbound.text)
@@ -163,13 +167,10 @@ class DialogueEngine:
         ids: list[int] = []
         language = "en"
         try:
-            async with self._sessions() as session, session.begin():
-                user = await get_or_create_user(
-                    session=session, user_id=inbound.user_id, channel=inbound.channel
-                )
-                language = user.language or user.detected_language or "en"
-                ids = await forget_channel_messages(session=session, user_id=user.id)
-                user.state = "idle"
+            async with self._turn(inbound) as turn:
+                language = turn.language
+                ids = await forget_channel_messages(session=turn.session, user_id=turn.user.id)
+                turn.user.state = "idle"
         except Exception:
             log.exception("quick exit could not read the recent messages")
         line = self._safety.exit_line.get(language, self._safety.exit_line["en"])
