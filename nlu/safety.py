@@ -59,19 +59,47 @@ def phrase_pattern(phrase: str) -> str:
     return r"(?<= )" + pattern + r"(?= )"
 
 
-@dataclass(frozen=True)
 class Rule:
-    """One phrase: its text (for audit), its regex, and the words it cannot match without."""
+    """One phrase: its text (for audit), its regex (compiled on first use), its literal words."""
 
-    phrase: str
-    pattern: re.Pattern[str]
-    words: frozenset[str]
+    __slots__ = ("_pattern", "key", "phrase", "source", "words")
 
-    @classmethod
-    def compile(cls, phrase: str) -> Rule:
-        """Compile a phrase; the literal words let most rules be skipped without a regex scan."""
+    def __init__(self, phrase: str) -> None:
+        self.phrase = phrase
+        self.source = phrase_pattern(phrase)
         literal = {normalise(w).strip() for w in phrase.split() if w not in ("*", "**")}
-        return cls(phrase, re.compile(phrase_pattern(phrase)), frozenset(w for w in literal if w))
+        self.words = frozenset(w for w in literal if w)
+        # the longest literal word indexes the rule: a message without it cannot match
+        self.key = max(self.words, key=len)
+        self._pattern: re.Pattern[str] | None = None
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The compiled regex (thousands of rules load fast; only candidates get compiled)."""
+        if self._pattern is None:
+            self._pattern = re.compile(self.source)
+        return self._pattern
+
+
+class RuleSet:
+    """Rules indexed by their key word, tried in file order."""
+
+    def __init__(self, phrases: list[str]) -> None:
+        self.rules = tuple(Rule(p) for p in phrases)
+        index: dict[str, list[int]] = {}
+        for position, rule in enumerate(self.rules):
+            index.setdefault(rule.key, []).append(position)
+        self._index = index
+
+    def candidates(self, words: set[str]) -> list[Rule]:
+        """The rules whose literal words all occur in the message, in file order."""
+        positions = sorted(p for w in words for p in self._index.get(w, ()))
+        return [r for r in (self.rules[p] for p in positions) if r.words <= words]
+
+    def compile_all(self) -> None:
+        """Compile every regex now (the validator does, so a bad phrase fails early)."""
+        for rule in self.rules:
+            _ = rule.pattern
 
 
 @dataclass(frozen=True)
@@ -79,22 +107,21 @@ class CategoryRules:
     """Compiled phrases and exceptions of one category."""
 
     name: str
-    phrases: tuple[Rule, ...]
-    exceptions: tuple[Rule, ...]
+    phrases: RuleSet
+    exceptions: RuleSet
 
     def match(self, text: str, words: set[str]) -> str | None:
         """The first phrase that matches `text` (normalised) once exceptions are masked."""
-        for exception in self.exceptions:
-            if exception.words <= words:
-                text = exception.pattern.sub(_mask, text)
-        for rule in self.phrases:
-            if rule.words <= words and rule.pattern.search(text):
+        for exception in self.exceptions.candidates(words):
+            text = exception.pattern.sub(_mask, text)
+        for rule in self.phrases.candidates(words):
+            if rule.pattern.search(text):
                 return rule.phrase
         return None
 
     def excepted(self, text: str, words: set[str]) -> bool:
         """Whether one of this category's exceptions matches."""
-        return any(e.words <= words and e.pattern.search(text) for e in self.exceptions)
+        return any(e.pattern.search(text) for e in self.exceptions.candidates(words))
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -131,12 +158,18 @@ class SafetyRules:
             compiled.append(
                 CategoryRules(
                     name,
-                    tuple(Rule.compile(p) for p in phrases),
-                    tuple(Rule.compile(str(e)) for e in spec.get("exceptions") or []),
+                    RuleSet(phrases),
+                    RuleSet([str(e) for e in spec.get("exceptions") or []]),
                 )
             )
         markers = _alternation([str(m) for m in document.get("friend_markers") or []])
         return cls(tuple(compiled), markers)
+
+    def compile_all(self) -> None:
+        """Compile every rule's regex (for validation)."""
+        for category in self.categories:
+            category.phrases.compile_all()
+            category.exceptions.compile_all()
 
     def check(self, text: str) -> Crisis:
         """The most urgent category whose phrases match, with the phrase for audit."""

@@ -22,7 +22,7 @@ from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
-from bot.safety import load_safety
+from bot.safety import SafetyService, load_safety
 from nlu.embedded import EmbeddedModel, EmbeddedParser, train_or_load
 from nlu.parser import Parser
 
@@ -107,16 +107,25 @@ def sessions(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(db)
 
 
+_SAFETY: dict[int, SafetyService] = {}
+
+
+def _safety(content: ContentStore) -> SafetyService:
+    """The safety service, loaded once per content store (thousands of rules)."""
+    if id(content) not in _SAFETY:
+        _SAFETY[id(content)] = load_safety(paths.CONTENT_DIR / "safety", Renderer(content))
+    return _SAFETY[id(content)]
+
+
 def make_engine(
     sessions: async_sessionmaker[AsyncSession], parser: Parser, content: ContentStore
 ) -> DialogueEngine:
-    renderer = Renderer(content)
     return DialogueEngine(
         sessions=sessions,
         parser=parser,
         content=content,
-        renderer=renderer,
-        safety=load_safety(paths.CONTENT_DIR / "safety", renderer),
+        renderer=Renderer(content),
+        safety=_safety(content),
     )
 
 

@@ -166,7 +166,8 @@ def _check_safety(store: ContentStore, report: Report) -> None:
     folder = store.root / "safety"
     try:
         service = load_safety(folder, Renderer(store))
-    except (SafetyRulesError, TemplateError) as exc:
+        service.rules.compile_all()
+    except (SafetyRulesError, TemplateError, re.error) as exc:
         report.errors.append(f"safety: {exc}")
         return
     raw = (folder / "responses.yml").read_text(encoding="utf-8")

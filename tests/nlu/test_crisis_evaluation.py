@@ -11,8 +11,8 @@ from nlu.embedded import EmbeddedParser
 from nlu.evaluate import evaluate_crisis, load_crisis_examples
 from nlu.safety import SafetyRules
 
-RECALL_FLOOR = 0.92
-FALSE_POSITIVE_CEILING = 0.12
+RECALL_FLOOR = 0.99
+FALSE_POSITIVE_CEILING = 0.14
 
 
 async def test_crisis_recall_and_false_alarms_do_not_regress(parser: EmbeddedParser) -> None:
