@@ -21,6 +21,8 @@ from nlu.parser import CRISIS_CATEGORIES, Crisis
 
 # When several categories fire, the answer follows the most urgent.
 PRIORITY = ("immediate_danger", "suicide", "sexual_violence", "self_harm")
+# libyaml's safe loader when PyYAML has it: the rules file is large
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _REPEATS = re.compile(r"(.)\1{2,}")
 _NON_WORD = re.compile(r"[^\w]+")
 
@@ -139,7 +141,7 @@ class SafetyRules:
     def load(cls, path: Path) -> SafetyRules:
         """Read and compile `rules.yml`; SafetyRulesError says what is wrong."""
         try:
-            document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+            document: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
         except (OSError, yaml.YAMLError) as exc:
             raise SafetyRulesError(f"{path}: cannot read ({exc.__class__.__name__})") from exc
         if not isinstance(document, dict) or not isinstance(document.get("categories"), dict):
