@@ -123,7 +123,7 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     if args.crisis:
         from nlu.safety import SafetyRules
 
-        crisis_path = paths.NLU_DIR / "tests" / "crisis.yml"
+        crisis_path = paths.NLU_CRISIS_DATA
         rules = SafetyRules.load(paths.CONTENT_DIR / "safety" / "rules.yml")
         result = asyncio.run(
             evaluate.evaluate_crisis(

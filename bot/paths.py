@@ -11,5 +11,6 @@ NLU_DATA_DIR = NLU_DIR / "data"
 NLU_CONFIG = NLU_DIR / "config.yml"
 LOCATION_LOOKUP = NLU_DATA_DIR / "lookups" / "location.yml"
 NLU_TEST_DATA = NLU_DIR / "tests" / "test_data.yml"
+NLU_CRISIS_DATA = NLU_DIR / "tests" / "crisis.yml"
 DATA_DIR = Path("data")
 EMBEDDED_MODEL = DATA_DIR / "nlu" / "embedded.pkl"

@@ -20,7 +20,7 @@ from nlu.safety import SafetyRules, SafetyRulesError, normalise
 
 LANGUAGES = ("en", "sw")
 SUBJECTS = ("self", "friend")
-EXIT_WORDS = {"exit", "toka", "/exit"}
+EXIT_WORDS = frozenset({"exit", "toka"})  # alone in a message; /exit is a command
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class SafetyService:
         return self.rules.check(text)
 
     def is_exit(self, text: str) -> bool:
-        """`exit`, `toka` or `/exit` alone: the quick-exit words."""
-        return normalise(text).strip() in {w.strip("/") for w in EXIT_WORDS}
+        """`exit` or `toka` alone (any case or punctuation): the quick-exit words."""
+        return normalise(text).strip() in EXIT_WORDS
 
     def replies(
         self, fmt: Format, language: str, crisis: Crisis, *, about_friend: bool, case_opened: bool

@@ -40,13 +40,6 @@ class ContentStore:
         """Menu entries that open a flow (find_service, talk_to_counsellor), with their labels."""
         return {t.action: t.label for t in self.menu.topics if t.action}
 
-    def topic_of(self, intent: str) -> str | None:
-        """The id of the first menu topic that lists `intent`."""
-        for topic in self.menu.topics:
-            if intent in topic.intents:
-                return topic.id
-        return None
-
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:

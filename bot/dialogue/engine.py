@@ -117,15 +117,21 @@ class DialogueEngine:
                 if turn.user.language is None:
                     turn.user.detected_language = language
                 language = turn.language
-                case_opened = await self._open_case(turn, crisis, language)
+                await self._open_case(turn, crisis, language)
+                case_opened = True
         except Exception:
             log.exception("crisis case not stored", extra={"category": crisis.category})
+        return self._safety_answer(inbound, crisis, language, case_opened=case_opened)
+
+    def _safety_answer(
+        self, inbound: Inbound, crisis: Crisis, language: str, *, case_opened: bool
+    ) -> list[Reply]:
         about_friend = self._safety.rules.about_friend(inbound.text)
         return self._safety.replies(
             inbound.format, language, crisis, about_friend=about_friend, case_opened=case_opened
         )
 
-    async def _open_case(self, turn: Turn, crisis: Crisis, language: str) -> bool:
+    async def _open_case(self, turn: Turn, crisis: Crisis, language: str) -> None:
         await log_message(
             session=turn.session,
             user_id=turn.user.id,
@@ -143,24 +149,17 @@ class DialogueEngine:
             matched=crisis.matched,
         )
         turn.user.state = "crisis"
-        return True
 
     async def _nlu_crisis(self, turn: Turn, crisis: Crisis, language: str) -> list[Reply]:
         """A crisis the NLU found (no rule fired): same answer, case stored in a savepoint."""
         case_opened = False
         try:
             async with turn.session.begin_nested():
-                case_opened = await self._open_case(turn, crisis, language)
+                await self._open_case(turn, crisis, language)
+            case_opened = True
         except Exception:
             log.exception("crisis case not stored", extra={"category": crisis.category})
-        about_friend = self._safety.rules.about_friend(turn.inbound.text)
-        return self._safety.replies(
-            turn.inbound.format,
-            language,
-            crisis,
-            about_friend=about_friend,
-            case_opened=case_opened,
-        )
+        return self._safety_answer(turn.inbound, crisis, language, case_opened=case_opened)
 
     async def _quick_exit(self, inbound: Inbound) -> list[Reply]:
         """Forget (and let the channel delete) the recent messages; leave one neutral line."""

@@ -17,7 +17,7 @@ FALSE_POSITIVE_CEILING = 0.14
 
 async def test_crisis_recall_and_false_alarms_do_not_regress(parser: EmbeddedParser) -> None:
     rules = SafetyRules.load(paths.CONTENT_DIR / "safety" / "rules.yml")
-    examples = load_crisis_examples(paths.NLU_DIR / "tests" / "crisis.yml")
+    examples = load_crisis_examples(paths.NLU_CRISIS_DATA)
     assert len(examples) >= 200
     assert sum(1 for _, c in examples if c != "none") >= 80
     assert sum(1 for _, c in examples if c == "none") >= 80
