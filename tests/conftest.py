@@ -137,6 +137,16 @@ def engine(
 
 
 @pytest.fixture
+async def engine_without_database(
+    parser: EmbeddedParser, content: ContentStore
+) -> AsyncIterator[DialogueEngine]:
+    """An engine whose database cannot be opened (its folder does not exist)."""
+    broken = create_engine("sqlite:////nonexistent-dir/none/x.db")
+    yield make_engine(session_factory(broken), parser, content)
+    await broken.dispose()
+
+
+@pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database for this test (dropped after). Fails if PG is down."""
     name = f"healthbot_test_{uuid.uuid4().hex[:12]}"

@@ -404,16 +404,9 @@ async def test_parser_failure_gets_a_kind_reply(
 
 
 async def test_a_failing_database_gets_an_apology_not_an_exception(
-    parser: object, content: ContentStore, caplog: pytest.LogCaptureFixture
+    engine_without_database: DialogueEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.db.session import create_engine, session_factory
-
-    broken = create_engine("sqlite:////nonexistent-dir/none/x.db")
-    engine = make_engine(session_factory(broken), parser, content)  # type: ignore[arg-type]
-    try:
-        [reply] = await engine.handle(text("secret words 0722000000"))
-    finally:
-        await broken.dispose()
+    [reply] = await engine_without_database.handle(text("secret words 0722000000"))
     assert "Sorry, something went wrong" in plain(reply) and "1190" in plain(reply)
     assert "secret words" not in caplog.text and "0722000000" not in caplog.text
     assert "turn failed" in caplog.text

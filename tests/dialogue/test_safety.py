@@ -160,16 +160,9 @@ async def test_the_safety_answer_does_not_need_the_parser(
 
 
 async def test_the_safety_answer_does_not_need_the_database(
-    parser: object, content: ContentStore, caplog: pytest.LogCaptureFixture
+    engine_without_database: DialogueEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.db.session import create_engine, session_factory
-
-    broken = create_engine("sqlite:////nonexistent-dir/none/x.db")
-    engine = make_engine(session_factory(broken), parser, content)  # type: ignore[arg-type]
-    try:
-        [reply] = await engine.handle(text("I was raped yesterday by Otieno"))
-    finally:
-        await broken.dispose()
+    [reply] = await engine_without_database.handle(text("I was raped yesterday by Otieno"))
     assert "1195" in reply.text and "116" in reply.text
     assert "crisis case not stored" in caplog.text
     assert "Otieno" not in caplog.text and "raped" not in caplog.text
