@@ -76,7 +76,8 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_nlu_train(settings: Settings, args: argparse.Namespace) -> int:
-    """Train the embedded model (reused when the training data has not changed)."""
+    """Train the embedded model and the crisis classifier (reused while their data is unchanged)."""
+    from nlu import crisis_model
     from nlu.embedded import train_or_load
 
     if args.backend == "rasa":
@@ -93,6 +94,15 @@ def cmd_nlu_train(settings: Settings, args: argparse.Namespace) -> int:
     )
     state = "trained" if trained else "up to date, reused"
     print(f"embedded model {state}: {len(model.intents)} intents, {paths.EMBEDDED_MODEL}")
+    crisis, trained = crisis_model.train_or_load(
+        paths.NLU_DATA_DIR,
+        paths.CRISIS_TUNING_DIR,
+        paths.SAFETY_RULES,
+        paths.CRISIS_MODEL,
+        force=args.force,
+    )
+    state = "trained" if trained else "up to date, reused"
+    print(f"crisis classifier {state}: {len(crisis.intents)} labels, {paths.CRISIS_MODEL}")
     return 0
 
 
@@ -121,17 +131,7 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         evaluations.append(evaluate.cross_validate(paths.NLU_DATA_DIR))
     crisis_section = ""
     if args.crisis:
-        from nlu.safety import SafetyRules
-
-        crisis_path = paths.NLU_CRISIS_DATA
-        rules = SafetyRules.load(paths.CONTENT_DIR / "safety" / "rules.yml")
-        result = asyncio.run(
-            evaluate.evaluate_crisis(
-                rules, build_parser(settings), evaluate.load_crisis_examples(crisis_path)
-            )
-        )
-        print(evaluate.crisis_summary(result))
-        crisis_section = evaluate.crisis_report(result, crisis_path)
+        crisis_section = _evaluate_crisis(settings)
     for evaluation in evaluations:
         print(evaluate.summary(evaluation))
     if args.report:
@@ -139,6 +139,25 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         Path(args.report).write_text(body, "utf-8")
         print(f"wrote {args.report}")
     return 0
+
+
+def _evaluate_crisis(settings: Settings) -> str:
+    """Print crisis recall and false alarms on the held-out set and the tuning sets."""
+    from bot.runtime import build_detector, build_parser
+    from nlu import evaluate
+
+    detector = build_detector()
+    parser = build_parser(settings)
+
+    def run(path: Path) -> tuple[str, evaluate.CrisisEvaluation]:
+        examples = evaluate.load_crisis_examples(path)
+        result = asyncio.run(evaluate.evaluate_crisis(detector, parser, examples))
+        print(evaluate.crisis_summary(path.name, result))
+        return path.name, result
+
+    test = run(paths.NLU_CRISIS_DATA)
+    tuning = [run(path) for path in sorted(paths.CRISIS_TUNING_DIR.glob("*.yml"))]
+    return evaluate.crisis_report(test, tuning)
 
 
 def cmd_nlu_serve(_settings: Settings | None, args: argparse.Namespace) -> int:
@@ -158,15 +177,20 @@ def cmd_nlu_serve(_settings: Settings | None, args: argparse.Namespace) -> int:
 
 def cmd_nlu_parse(settings: Settings, args: argparse.Namespace) -> int:
     """Print one JSON parse result per message (argument, or one per stdin line)."""
-    from bot.runtime import build_parser
+    from dataclasses import replace
+
+    from bot.runtime import build_detector, build_parser
     from nlu.parser import ParserUnavailable
 
     parser = build_parser(settings)
+    detector = build_detector()
 
     async def parse_all(texts: Sequence[str]) -> None:
         for text in texts:
             try:
-                result = (await parser.parse(text)).to_dict()
+                parsed = await parser.parse(text)
+                # the bot's own decision: rules, classifier, then the parser's crisis intents
+                result = replace(parsed, crisis=detector.assess(text, parsed.crisis)).to_dict()
             except ParserUnavailable as exc:
                 result = {"text": text, "error": str(exc)}
             sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -240,7 +264,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", default=str(paths.NLU_TEST_DATA), help="labelled Rasa file")
     evaluate.add_argument("--cv", action="store_true", help="also 5-fold CV of the embedded parser")
     evaluate.add_argument(
-        "--crisis", action="store_true", help="also crisis recall and false alarms (crisis.yml)"
+        "--crisis",
+        action="store_true",
+        help="also crisis recall and false alarms (crisis.yml, and crisis_dev/ for tuning)",
     )
     evaluate.add_argument(
         "--report",

@@ -17,9 +17,13 @@ from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
 from bot.safety import load_safety
+from nlu import crisis_model
+from nlu.crisis_model import CrisisModel
+from nlu.detector import CrisisDetector
 from nlu.embedded import EmbeddedParser, train_or_load
 from nlu.parser import Parser
 from nlu.rasa import FallbackParser, RasaParser
+from nlu.safety import SafetyRules
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,29 @@ def build_parser(settings: Settings, model_path: Path = paths.EMBEDDED_MODEL) ->
     return embedded
 
 
+def build_crisis_model(
+    rules_path: Path = paths.SAFETY_RULES, model_path: Path = paths.CRISIS_MODEL
+) -> CrisisModel | None:
+    """The crisis classifier (trained only when its inputs changed); None if that fails.
+
+    The rules answer crises on their own, so a missing classifier is logged, never fatal.
+    """
+    try:
+        model, trained = crisis_model.train_or_load(
+            paths.NLU_DATA_DIR, paths.CRISIS_TUNING_DIR, rules_path, model_path
+        )
+    except Exception:
+        log.exception("crisis classifier unavailable: the crisis rules work alone")
+        return None
+    log.info("crisis classifier %s", "trained" if trained else "reused")
+    return CrisisModel(model)
+
+
+def build_detector() -> CrisisDetector:
+    """The crisis rules and classifier, as the bot uses them (for the command line)."""
+    return CrisisDetector(SafetyRules.load(paths.SAFETY_RULES), build_crisis_model())
+
+
 async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) -> Runtime:
     """Bring the database schema up to date and assemble the dialogue engine."""
     started = time.perf_counter()
@@ -63,7 +90,11 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
         parser=parser,
         content=content,
         renderer=renderer,
-        safety=load_safety(content_dir / "safety", renderer),
+        safety=load_safety(
+            content_dir / "safety",
+            renderer,
+            build_crisis_model(content_dir / "safety" / "rules.yml"),
+        ),
     )
     log.info("ready in %.2f s", time.perf_counter() - started)
     return Runtime(dialogue=dialogue, db=db, content=content, parser=parser)

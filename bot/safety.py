@@ -15,6 +15,8 @@ import yaml
 from bot.content.render import FORMATS, Format, Renderer
 from bot.dialogue import payloads
 from bot.dialogue.messages import Button, Reply
+from nlu.crisis_model import CrisisModel
+from nlu.detector import CrisisDetector
 from nlu.parser import CRISIS_CATEGORIES, Crisis
 from nlu.safety import SafetyRules, SafetyRulesError, normalise
 
@@ -25,17 +27,17 @@ EXIT_WORDS = frozenset({"exit", "toka"})  # alone in a message; /exit is a comma
 
 @dataclass(frozen=True)
 class SafetyService:
-    """Crisis rules plus the finished safety messages."""
+    """The crisis detector plus the finished safety messages."""
 
-    rules: SafetyRules
+    detector: CrisisDetector
     texts: dict[tuple[str, str, str, Format], str]  # (category, subject, language, format)
     labels: dict[tuple[str, str], str]  # (button, language) -> label
     case_opened: dict[tuple[str, Format], str]  # (language, format) -> text
     exit_line: dict[str, str]  # language -> text
 
     def check(self, text: str) -> Crisis:
-        """Rules only: pure and in memory."""
-        return self.rules.check(text)
+        """Rules and classifier: pure and in memory."""
+        return self.detector.check(text)
 
     def is_exit(self, text: str) -> bool:
         """`exit` or `toka` alone (any case or punctuation): the quick-exit words."""
@@ -72,9 +74,11 @@ class SafetyService:
         return [Reply(text, tuple(rows))]
 
 
-def load_safety(folder: Path, renderer: Renderer) -> SafetyService:
+def load_safety(
+    folder: Path, renderer: Renderer, model: CrisisModel | None = None
+) -> SafetyService:
     """Load `content/safety/` and pre-render every message; SafetyRulesError says what is wrong."""
-    rules = SafetyRules.load(folder / "rules.yml")
+    detector = CrisisDetector(SafetyRules.load(folder / "rules.yml"), model)
     try:
         raw: Any = yaml.safe_load((folder / "responses.yml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -104,4 +108,4 @@ def load_safety(folder: Path, renderer: Renderer) -> SafetyService:
         exit_line = {language: str(raw["exit_line"][language]).strip() for language in LANGUAGES}
     except (KeyError, TypeError) as exc:
         raise SafetyRulesError(f"{folder / 'responses.yml'}: missing {exc}") from exc
-    return SafetyService(rules, texts, labels, case_opened, exit_line)
+    return SafetyService(detector, texts, labels, case_opened, exit_line)

@@ -97,14 +97,20 @@ def build_features() -> FeatureUnion:
     )
 
 
-def train(data: TrainingData, fingerprint_value: str = "") -> EmbeddedModel:
-    """Fit the classifier on every example and its temperature on 3-fold out-of-fold scores."""
+def train(
+    data: TrainingData, fingerprint_value: str = "", *, balanced: bool = True
+) -> EmbeddedModel:
+    """Fit the classifier on every example and its temperature on 3-fold out-of-fold scores.
+
+    `balanced` weights classes by their inverse frequency; without it a large class (the crisis
+    classifier's `none`) keeps the prior it has in the data.
+    """
     texts = [e.text for e in data.examples]
     labels = np.array([e.intent for e in data.examples])
     features = build_features()
     matrix = features.fit_transform(texts)
-    classifier = _svm().fit(matrix, labels)
-    temperature = _fit_temperature(texts, labels)
+    classifier = _svm(balanced).fit(matrix, labels)
+    temperature = _fit_temperature(texts, labels, balanced)
     return EmbeddedModel(
         fingerprint_value,
         features,
@@ -114,11 +120,11 @@ def train(data: TrainingData, fingerprint_value: str = "") -> EmbeddedModel:
     )
 
 
-def _svm() -> LinearSVC:
-    return LinearSVC(C=SVM_C, class_weight="balanced")
+def _svm(balanced: bool = True) -> LinearSVC:
+    return LinearSVC(C=SVM_C, class_weight="balanced" if balanced else None)
 
 
-def _fit_temperature(texts: list[str], labels: Any) -> float:
+def _fit_temperature(texts: list[str], labels: Any, balanced: bool = True) -> float:
     """The softmax temperature with the lowest out-of-fold negative log-likelihood."""
     counts = np.unique(labels, return_counts=True)[1]
     folds = int(min(3, counts.min()))
@@ -129,7 +135,7 @@ def _fit_temperature(texts: list[str], labels: Any) -> float:
     for train_index, test_index in splitter.split(np.zeros(len(labels)), labels):
         features = build_features()
         matrix = features.fit_transform([texts[i] for i in train_index])
-        fold = _svm().fit(matrix, labels[train_index])
+        fold = _svm(balanced).fit(matrix, labels[train_index])
         decision = fold.decision_function(features.transform([texts[i] for i in test_index]))
         scores[test_index] = decision if decision.ndim == 2 else np.c_[-decision, decision] / 2
     truth = np.searchsorted(np.unique(labels), labels)
@@ -190,7 +196,7 @@ def load_model(path: Path) -> EmbeddedModel | None:
     return model if isinstance(model, EmbeddedModel) else None
 
 
-class _FastScorer:
+class FastScorer:
     """Linear scores for one text without scikit-learn's per-call validation overhead.
 
     Uses each vectorizer's own analyzer, vocabulary and idf, so the scores equal
@@ -245,7 +251,7 @@ class EmbeddedParser:
     def __init__(self, model: EmbeddedModel) -> None:
         self._model = model
         self._intents = model.intents
-        self._scorer = _FastScorer(model)
+        self._scorer = FastScorer(model)
 
     @property
     def intents(self) -> list[str]:

@@ -23,6 +23,8 @@ from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
 from bot.safety import SafetyService, load_safety
+from nlu import crisis_model as crisis_training
+from nlu.crisis_model import CrisisModel
 from nlu.embedded import EmbeddedModel, EmbeddedParser, train_or_load
 from nlu.parser import Parser
 
@@ -108,12 +110,26 @@ def sessions(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 _SAFETY: dict[int, SafetyService] = {}
+_CRISIS_MODEL: list[CrisisModel] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def crisis_model(tmp_path_factory: pytest.TempPathFactory) -> CrisisModel:
+    """The crisis classifier trained once for the whole session (every engine uses it)."""
+    path = tmp_path_factory.mktemp("crisis") / "crisis.pkl"
+    model, _ = crisis_training.train_or_load(
+        paths.NLU_DATA_DIR, paths.CRISIS_TUNING_DIR, paths.SAFETY_RULES, path
+    )
+    _CRISIS_MODEL[:] = [CrisisModel(model)]
+    return _CRISIS_MODEL[0]
 
 
 def _safety(content: ContentStore) -> SafetyService:
-    """The safety service, loaded once per content store (thousands of rules)."""
+    """The safety service as the bot runs it, loaded once per content store."""
     if id(content) not in _SAFETY:
-        _SAFETY[id(content)] = load_safety(paths.CONTENT_DIR / "safety", Renderer(content))
+        _SAFETY[id(content)] = load_safety(
+            paths.CONTENT_DIR / "safety", Renderer(content), _CRISIS_MODEL[0]
+        )
     return _SAFETY[id(content)]
 
 

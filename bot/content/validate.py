@@ -166,7 +166,7 @@ def _check_safety(store: ContentStore, report: Report) -> None:
     folder = store.root / "safety"
     try:
         service = load_safety(folder, Renderer(store))
-        service.rules.compile_all()
+        service.detector.rules.compile_all()
     except (SafetyRulesError, TemplateError, re.error) as exc:
         report.errors.append(f"safety: {exc}")
         return

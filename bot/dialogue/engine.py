@@ -110,7 +110,7 @@ class DialogueEngine:
     # safety -------------------------------------------------------------------------------
 
     async def _crisis_turn(self, inbound: Inbound, crisis: Crisis, language: str) -> list[Reply]:
-        """Answer a crisis found by the rules; storing the case is best effort, never a blocker."""
+        """Answer a crisis found before parsing; storing the case is best effort, not a blocker."""
         case_opened = False
         try:
             async with self._turn(inbound) as turn:
@@ -126,7 +126,7 @@ class DialogueEngine:
     def _safety_answer(
         self, inbound: Inbound, crisis: Crisis, language: str, *, case_opened: bool
     ) -> list[Reply]:
-        about_friend = self._safety.rules.about_friend(inbound.text)
+        about_friend = self._safety.detector.about_friend(inbound.text)
         return self._safety.replies(
             inbound.format, language, crisis, about_friend=about_friend, case_opened=case_opened
         )
@@ -317,8 +317,8 @@ class DialogueEngine:
             confidence=result.intent.confidence,
             language=language,
         )
-        crisis = result.crisis
-        if crisis.detected and crisis.category not in self._safety.rules.excepted(text):
+        crisis = self._safety.detector.confirm(text, result.crisis)
+        if crisis.detected:
             return await self._nlu_crisis(turn, crisis, language)
         intent = result.intent.name
         confident = result.intent.confidence >= self._threshold

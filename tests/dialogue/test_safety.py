@@ -120,6 +120,33 @@ async def test_idioms_are_not_crises(
     assert await cases(sessions) == []
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "is romeo and juliet about suicide? for my english essay",
+        "kwenye habari kijana amejiua, inasikitisha",
+        "i had suicidal thoughts in form 3 but im better now, can depression come back",
+    ],
+)
+async def test_crisis_words_in_a_film_a_question_or_the_past_get_an_ordinary_answer(
+    engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession], message: str
+) -> None:
+    [reply] = await engine.handle(text(message))
+    assert payloads(reply)[:1] != ["ask:talk_to_counsellor"]
+    assert await cases(sessions) == []
+
+
+async def test_the_same_frame_with_a_present_risk_gets_the_safety_answer(
+    engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    [reply] = await engine.handle(
+        text("the song is about a guy who wants to die, that's me tonight")
+    )
+    assert "1199" in reply.text and payloads(reply)[0] == "ask:talk_to_counsellor"
+    [case] = await cases(sessions)
+    assert case.priority == "urgent" and case.category == "suicide"
+
+
 async def test_crisis_during_the_language_choice(engine: DialogueEngine) -> None:
     await engine.handle(command("start"))
     [reply] = await engine.handle(text("nataka kujiua"))
@@ -199,7 +226,7 @@ async def test_quick_exit_returns_the_recent_messages_to_delete_and_a_neutral_li
 
 
 def test_every_safety_message_renders_in_both_languages_and_formats(content: ContentStore) -> None:
-    service = load_safety(paths.CONTENT_DIR / "safety", Renderer(content))
+    service = load_safety(paths.CONTENT_DIR / "safety", Renderer(content))  # no classifier
     assert len(service.texts) == 4 * 2 * 2 * 2
     for key, value in service.texts.items():
         assert value and "{{" not in value, key

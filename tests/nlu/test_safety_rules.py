@@ -1,0 +1,90 @@
+"""Crisis rules: phrases, exceptions, and frames that quiet crisis words unless a risk is near."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import paths
+from nlu.embedded import EmbeddedParser
+from nlu.parser import Crisis
+from nlu.safety import SafetyRules, SafetyRulesError, normalise
+
+RULES = SafetyRules.load(paths.SAFETY_RULES)
+INTENT_SIGNAL = Crisis(True, "suicide", "intent:suicidal_thoughts")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "in the series the main character attempts suicide",
+        "the song is about a guy who wants to die",
+        "kwenye habari kijana amejiua",
+        "what is the difference between rape and defilement",
+        "I need facts on FGM for our school club poster",
+        "i self harmed in form 2 but im okay now, will the scars fade",
+        "niliwahi kuwa na mawazo ya kujiua lakini sasa niko sawa",
+        "mathe atanimaliza akiona results 😂",
+        "they want me to get married someday",
+    ],
+)
+def test_a_frame_quiets_crisis_words(message: str) -> None:
+    assert RULES.check(message) == Crisis()
+    assert RULES.confirm(message, INTENT_SIGNAL) == Crisis()
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("the song is about me, i want to die tonight", "suicide"),
+        (
+            "i watched a movie about rape and the same thing happened to me yesterday",
+            "sexual_violence",
+        ),
+        ("i used to cut but i started again", "self_harm"),
+        ("binamu yangu alianza kuninajisi nikiwa mdogo na bado anaendelea", "sexual_violence"),
+        ("lol i want to kill myself", "suicide"),
+        ("kwenye habari leo, nataka kujiua pia", "suicide"),
+    ],
+)
+async def test_an_urgent_marker_overrules_every_frame(
+    parser: EmbeddedParser, message: str, category: str
+) -> None:
+    crisis = RULES.assess(message, (await parser.parse(message)).crisis)
+    assert crisis.detected and crisis.category == category
+
+
+def test_an_exception_quiets_only_its_own_category() -> None:
+    idiom = "boss wangu ananiua na kazi mingi"
+    assert RULES.check(idiom) == Crisis()
+    assert RULES.check(idiom + " na nataka kujiua").category == "suicide"
+
+
+def test_the_nlu_signal_is_kept_without_an_exception_or_frame() -> None:
+    message = "sometimes the only way out seems the river"
+    assert RULES.confirm(message, INTENT_SIGNAL) == INTENT_SIGNAL
+    assert RULES.assess(message, Crisis()) == Crisis()
+
+
+def test_laughing_emoji_read_as_lol() -> None:
+    assert normalise("im dead 😂🤣") == " im dead lol lol "
+
+
+def test_frames_without_urgent_markers_are_refused(tmp_path: Path) -> None:
+    text = paths.SAFETY_RULES.read_text("utf-8")
+    broken = text[: text.index("\nurgent:")] + "\n"
+    path = tmp_path / "rules.yml"
+    path.write_text(broken, "utf-8")
+    with pytest.raises(SafetyRulesError, match="urgent"):
+        SafetyRules.load(path)
+
+
+@pytest.mark.parametrize("item", ["      -\n", "      - no\n", "      - 1195\n"])
+def test_an_item_that_is_not_a_phrase_is_refused(tmp_path: Path, item: str) -> None:
+    text = paths.SAFETY_RULES.read_text("utf-8")
+    marker = "    exceptions:\n"
+    path = tmp_path / "rules.yml"
+    path.write_text(text.replace(marker, marker + item, 1), "utf-8")
+    with pytest.raises(SafetyRulesError, match="not a phrase"):
+        SafetyRules.load(path)
