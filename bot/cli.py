@@ -145,19 +145,22 @@ def _evaluate_crisis(settings: Settings) -> str:
     """Print crisis recall and false alarms on the held-out set and the tuning sets."""
     from bot.runtime import build_detector, build_parser
     from nlu import evaluate
+    from nlu.detector import CrisisDetector
 
     detector = build_detector()
     parser = build_parser(settings)
 
-    def run(path: Path) -> tuple[str, evaluate.CrisisEvaluation]:
+    def run(path: Path, check: CrisisDetector = detector) -> evaluate.CrisisEvaluation:
         examples = evaluate.load_crisis_examples(path)
-        result = asyncio.run(evaluate.evaluate_crisis(detector, parser, examples))
+        result = asyncio.run(evaluate.evaluate_crisis(check, parser, examples))
         print(evaluate.crisis_summary(path.name, result))
-        return path.name, result
+        return result
 
-    test = run(paths.NLU_CRISIS_DATA)
-    tuning = [run(path) for path in sorted(paths.CRISIS_TUNING_DIR.glob("*.yml"))]
-    return evaluate.crisis_report(test, tuning)
+    held_out = paths.NLU_CRISIS_DATA
+    test = (held_out.name, run(held_out))
+    rules_alone = run(held_out, CrisisDetector(detector.rules, None))
+    tuning = [(path.name, run(path)) for path in sorted(paths.CRISIS_TUNING_DIR.glob("*.yml"))]
+    return evaluate.crisis_report(test, tuning, without_classifier=rules_alone)
 
 
 def cmd_nlu_serve(_settings: Settings | None, args: argparse.Namespace) -> int:

@@ -201,7 +201,10 @@ def crisis_summary(name: str, e: CrisisEvaluation) -> str:
 
 
 def crisis_report(
-    test: tuple[str, CrisisEvaluation], tuning: list[tuple[str, CrisisEvaluation]]
+    test: tuple[str, CrisisEvaluation],
+    tuning: list[tuple[str, CrisisEvaluation]],
+    *,
+    without_classifier: CrisisEvaluation | None = None,
 ) -> str:
     """The Markdown section appended to docs/nlu-report.md: the held-out set, then tuning sets."""
     name, e = test
@@ -218,6 +221,8 @@ def crisis_report(
         "|---|---|---|---|---|---|",
         _crisis_row(name, "held out: never used to write rules or train", e),
     ]
+    if without_classifier is not None:
+        lines.append(_crisis_row(name, "held out, rules and NLU intents only", without_classifier))
     role = "tuning: rules written from it, classifier trained on it (in-sample)"
     lines += [_crisis_row(n, role, t) for n, t in tuning]
     lines += [
@@ -235,7 +240,6 @@ def crisis_report(
 
 
 def _crisis_row(name: str, role: str, e: CrisisEvaluation) -> str:
-    return (
-        f"| `{name}` | {role} | {e.crises} | {e.negatives} | **{e.recall:.3f}** "
-        f"| **{e.false_positive_rate:.3f}** |"
-    )
+    recall = f"**{e.recall:.3f}**" if e.crises else "–"
+    rate = f"**{e.false_positive_rate:.3f}**"
+    return f"| `{name}` | {role} | {e.crises} | {e.negatives} | {recall} | {rate} |"

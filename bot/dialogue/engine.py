@@ -69,6 +69,11 @@ class DialogueEngine:
         self._safety = safety
         self._threshold = threshold
 
+    @property
+    def safety(self) -> SafetyService:
+        """The crisis detector and safety answers this engine uses."""
+        return self._safety
+
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one message; never raises, and every reply fits the channel's limit.
 

@@ -1,7 +1,8 @@
 """Crisis detection on the held-out crisis set (never used to write rules or train): no regression.
 
-The targets are recall 1.00 and a false-positive rate ≤ 0.03; the floors below are what the
-bot measures today (docs/nlu-report.md), so a change that loses a crisis fails here.
+The targets are recall 1.00 and a false-positive rate ≤ 0.03. The bot measures 0.923 and 0.128
+on this set today (docs/nlu-report.md); the floors hold that, so a change that loses a crisis
+fails here. Never tune the rules or the classifier on this file: write a new blind set first.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from nlu.embedded import EmbeddedParser
 from nlu.evaluate import evaluate_crisis, load_crisis_examples
 from nlu.safety import SafetyRules
 
-RECALL_FLOOR = 0.0
-FALSE_POSITIVE_CEILING = 1.0
+RECALL_FLOOR = 0.92
+FALSE_POSITIVE_CEILING = 0.13
 
 
 async def test_crisis_recall_and_false_alarms_do_not_regress(
