@@ -113,13 +113,23 @@ _SAFETY: dict[int, SafetyService] = {}
 _CRISIS_MODEL: list[CrisisModel] = []
 
 
-@pytest.fixture(scope="session", autouse=True)
-def crisis_model(tmp_path_factory: pytest.TempPathFactory) -> CrisisModel:
-    """The crisis classifier trained once for the whole session (every engine uses it)."""
+@pytest.fixture(scope="session")
+def crisis_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The crisis classifier trained once for the whole session, as a file."""
     path = tmp_path_factory.mktemp("crisis") / "crisis.pkl"
-    model, _ = crisis_training.train_or_load(
+    crisis_training.train_or_load(
         paths.NLU_DATA_DIR, paths.CRISIS_TUNING_DIR, paths.SAFETY_RULES, path
     )
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def crisis_model(crisis_model_path: Path) -> CrisisModel:
+    """The crisis classifier every engine in the tests uses, as the bot does."""
+    model, trained = crisis_training.train_or_load(
+        paths.NLU_DATA_DIR, paths.CRISIS_TUNING_DIR, paths.SAFETY_RULES, crisis_model_path
+    )
+    assert not trained
     _CRISIS_MODEL[:] = [CrisisModel(model)]
     return _CRISIS_MODEL[0]
 

@@ -28,9 +28,10 @@ def healthbot(
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, model_path: Path) -> Path:
+def workdir(tmp_path: Path, model_path: Path, crisis_model_path: Path) -> Path:
     (tmp_path / "data" / "nlu").mkdir(parents=True)
     (tmp_path / "data" / "nlu" / "embedded.pkl").write_bytes(model_path.read_bytes())
+    (tmp_path / "data" / "nlu" / "crisis.pkl").write_bytes(crisis_model_path.read_bytes())
     (tmp_path / ".env").write_text(
         f"HEALTHBOT_SECRET=cli-secret-0123456789\nDATABASE_URL=sqlite:///{tmp_path}/data/h.db\n"
     )
@@ -55,9 +56,26 @@ def test_nlu_parse_reads_stdin_lines_in_order(workdir: Path) -> None:
     assert results[1]["language"] == "sw"
 
 
+def test_nlu_parse_prints_the_bots_whole_crisis_decision(workdir: Path) -> None:
+    messages = [
+        "baba ana panga anataka kuniua sasa hivi",  # a rule (no NLU intent for danger)
+        "im thinking of ending things",  # the classifier
+        "the song is about a guy who wants to die",  # a frame quiets it
+    ]
+    done = healthbot("nlu", "parse", cwd=workdir, stdin="\n".join(messages) + "\n")
+    assert done.returncode == 0, done.stderr
+    crises = [json.loads(line)["crisis"] for line in done.stdout.splitlines()]
+    assert crises[0]["category"] == "immediate_danger"
+    assert crises[0]["matched"].startswith("rule:immediate_danger:")
+    assert crises[1] == {"detected": True, "category": "suicide", "matched": "model:suicide"}
+    assert crises[2] == {"detected": False, "category": None}
+
+
 def test_nlu_train_reuses_an_unchanged_model(workdir: Path) -> None:
     done = healthbot("nlu", "train", cwd=workdir)
-    assert done.returncode == 0 and "reused" in done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "embedded model up to date, reused" in done.stdout
+    assert "crisis classifier up to date, reused" in done.stdout
 
 
 def test_a_missing_secret_stops_with_one_sentence_not_a_traceback(tmp_path: Path) -> None:
