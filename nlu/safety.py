@@ -7,7 +7,8 @@ killing me") masks the words it matches for that category only, so "this exam is
 i want to kill myself" still fires.
 A frame (a film or the news, a school assignment, an experience that is over, a joke, "someday")
 says the crisis words are not about a present risk and quiets any signal, the rules' or the
-NLU's, unless an urgent marker ("tonight", "i want to", "again", "nisaidie") is also present.
+NLU's, unless an urgent marker ("tonight", "i want to", "again", "nisaidie") is also present;
+a first-person disclosure ("he raped me", "nilibakwa") overrules every frame but a resolved past.
 Pure, in memory and fast: it never needs the database, the NLU server or the network.
 """
 
@@ -24,6 +25,8 @@ import yaml
 
 from nlu.parser import CRISIS_CATEGORIES, Crisis
 
+# The frame kind for experiences that are over: a disclosure ("he raped me") does not overrule it.
+RESOLVED = "resolved"
 # When several categories fire, the answer follows the most urgent.
 PRIORITY = ("immediate_danger", "suicide", "sexual_violence", "self_harm")
 # libyaml's safe loader when PyYAML has it: the rules file is large
@@ -132,6 +135,7 @@ class Frames:
     kinds: tuple[tuple[str, RuleSet], ...]
     urgent: RuleSet
     calm: RuleSet
+    disclosure: RuleSet
 
     def is_urgent(self, text: str, words: set[str]) -> bool:
         """Whether an urgent marker is present once calm phrases ("i want to learn") are masked."""
@@ -146,7 +150,10 @@ class Frames:
         """
         if self.is_urgent(text, words):
             return None
+        disclosed = self.disclosure.search(text, words) is not None
         for kind, rules in self.kinds:
+            if disclosed and kind != RESOLVED:
+                continue  # "he raped me, what is the punishment?" is a disclosure, not homework
             rule = rules.search(text, words)
             if rule is not None:
                 return f"{kind}:{rule.phrase}"
@@ -156,6 +163,7 @@ class Frames:
         """Compile every frame's and marker's regex (for validation)."""
         self.urgent.compile_all()
         self.calm.compile_all()
+        self.disclosure.compile_all()
         for _, rules in self.kinds:
             rules.compile_all()
 
@@ -284,7 +292,12 @@ def _load_frames(path: Path, document: dict[str, Any]) -> Frames:
     if raw and not urgent:
         raise SafetyRulesError(f"{path}: frames need `urgent:` markers that overrule them")
     kinds = tuple((str(kind), RuleSet(_phrases(phrases))) for kind, phrases in raw.items())
-    return Frames(kinds, RuleSet(urgent), RuleSet(_phrases(document.get("calm"))))
+    return Frames(
+        kinds,
+        RuleSet(urgent),
+        RuleSet(_phrases(document.get("calm"))),
+        RuleSet(_phrases(document.get("disclosure"))),
+    )
 
 
 def _alternation(phrases: list[str]) -> re.Pattern[str] | None:

@@ -55,6 +55,24 @@ async def test_an_urgent_marker_overrules_every_frame(
     assert crisis.detected and crisis.category == category
 
 
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("my uncle raped me, what is the punishment for rape", "sexual_violence"),
+        ("nilibakwa na mjomba, adhabu ya kubaka ni gani", "sexual_violence"),
+        ("i cut myself, what are the signs of infection", "self_harm"),
+        ("in the movie he says he will kill me, i think my dad means it too", "immediate_danger"),
+    ],
+)
+def test_a_disclosure_overrules_media_and_information_frames(message: str, category: str) -> None:
+    assert RULES.check(message).category == category
+
+
+def test_a_disclosure_does_not_overrule_a_resolved_past() -> None:
+    message = "i was raped years ago but im okay now, can i still get tested for hiv"
+    assert RULES.assess(message, Crisis(True, "sexual_violence", "intent:x")) == Crisis()
+
+
 def test_an_exception_quiets_only_its_own_category() -> None:
     idiom = "boss wangu ananiua na kazi mingi"
     assert RULES.check(idiom) == Crisis()
