@@ -217,6 +217,23 @@ def cmd_nlu_lookups(_settings: Settings | None, args: argparse.Namespace) -> int
     return 0
 
 
+def cmd_services_import(_settings: Settings | None, args: argparse.Namespace) -> int:
+    """Rebuild the committed facility directory and gazetteer from the reference data."""
+    from bot.referral.importer import import_facilities
+    from bot.referral.places import build_places, write_places
+
+    shared, out = Path(args.shared), Path(args.out)
+    csv_path = shared / "kmhfl_facilities_2020-05.csv"
+    if not csv_path.is_file():
+        raise ConfigError(f"{shared} does not hold the reference data ({csv_path.name}).")
+    out.mkdir(parents=True, exist_ok=True)
+    facilities = import_facilities(csv_path, out)
+    places = build_places(shared)
+    write_places(places, out / "places.tsv")
+    print(f"wrote {facilities} facilities and {len(places)} places to {out}")
+    return 0
+
+
 def cmd_content_validate(_settings: Settings | None, args: argparse.Namespace) -> int:
     """Check content and its consistency with the training data."""
     from bot.content.validate import validate
@@ -295,6 +312,17 @@ def build_arg_parser() -> argparse.ArgumentParser:
     validate.add_argument("--content", default=str(paths.CONTENT_DIR), help=argparse.SUPPRESS)
     validate.add_argument("--nlu-data", default=str(paths.NLU_DATA_DIR), help=argparse.SUPPRESS)
     validate.set_defaults(handler=cmd_content_validate, needs_settings=False)
+
+    services = sub.add_parser("services", help="the facility directory and place names")
+    services_sub = services.add_subparsers(dest="services_command", required=True, metavar="ACTION")
+    imports = services_sub.add_parser(
+        "import", help="rebuild content/services/ from shared/data (KMHFL, counties, GeoNames)"
+    )
+    imports.add_argument("--shared", default=str(paths.PROJECT_ROOT.parent / "shared" / "data"))
+    imports.add_argument(
+        "--out", default=str(paths.CONTENT_DIR / "services"), help=argparse.SUPPRESS
+    )
+    imports.set_defaults(handler=cmd_services_import, needs_settings=False)
     return parser
 
 

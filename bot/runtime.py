@@ -16,6 +16,9 @@ from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.referral import Referral
+from bot.referral.directory import Directory
+from bot.referral.places import Gazetteer
 from bot.safety import load_safety
 from nlu import crisis_model
 from nlu.crisis_model import CrisisModel
@@ -85,6 +88,8 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
     parser = build_parser(settings)
     db = create_engine(settings.database_url)
     renderer = Renderer(content)
+    services = content_dir / "services"
+    referral = Referral(Directory.load(services), Gazetteer.load(services / "places.tsv"), renderer)
     dialogue = DialogueEngine(
         sessions=session_factory(db),
         parser=parser,
@@ -95,6 +100,7 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
             renderer,
             build_crisis_model(content_dir / "safety" / "rules.yml"),
         ),
+        referral=referral,
     )
     log.info("ready in %.2f s", time.perf_counter() - started)
     return Runtime(dialogue=dialogue, db=db, content=content, parser=parser)

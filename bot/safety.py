@@ -66,7 +66,7 @@ class SafetyService:
                 (
                     Button(
                         self.labels[("find_gbv_service", language)],
-                        payloads.encode("ask", "find_service"),
+                        payloads.encode("svc", "gbv_care"),
                     ),
                 )
             )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+)
 from telegram.constants import ParseMode
 
 from bot.dialogue.messages import Inbound, InboundKind, Reply
@@ -23,6 +30,15 @@ def inbound_from_message(message: Message, user_id: str) -> Inbound:
         return Inbound(user_id, "telegram", InboundKind.COMMAND, command=command_name(text))
     if text:
         return Inbound(user_id, "telegram", InboundKind.TEXT, text=text)
+    if message.location is not None and message.venue is None:
+        location = message.location
+        return Inbound(
+            user_id,
+            "telegram",
+            InboundKind.LOCATION,
+            latitude=location.latitude,
+            longitude=location.longitude,
+        )
     return Inbound(user_id, "telegram", InboundKind.MEDIA)
 
 
@@ -33,7 +49,13 @@ def send_kwargs(reply: Reply) -> dict[str, Any]:
         "parse_mode": ParseMode.HTML,
         "link_preview_options": LinkPreviewOptions(is_disabled=True),
     }
-    if reply.buttons:
+    if reply.request_location:  # a reply keyboard; Telegram allows one kind of markup a message
+        kwargs["reply_markup"] = ReplyKeyboardMarkup(
+            [[KeyboardButton(reply.request_location, request_location=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+    elif reply.buttons:
         kwargs["reply_markup"] = InlineKeyboardMarkup(
             [
                 [InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]

@@ -22,6 +22,9 @@ from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.referral import Referral
+from bot.referral.directory import Directory
+from bot.referral.places import Gazetteer
 from bot.safety import SafetyService, load_safety
 from nlu import crisis_model as crisis_training
 from nlu.crisis_model import CrisisModel
@@ -110,6 +113,7 @@ def sessions(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 _SAFETY: dict[int, SafetyService] = {}
+_REFERRAL: dict[int, Referral] = {}
 _CRISIS_MODEL: list[CrisisModel] = []
 
 
@@ -143,6 +147,16 @@ def _safety(content: ContentStore) -> SafetyService:
     return _SAFETY[id(content)]
 
 
+def _referral(content: ContentStore) -> Referral:
+    """The facility directory and gazetteer from the committed data, loaded once."""
+    if id(content) not in _REFERRAL:
+        services = paths.CONTENT_DIR / "services"
+        _REFERRAL[id(content)] = Referral(
+            Directory.load(services), Gazetteer.load(services / "places.tsv"), Renderer(content)
+        )
+    return _REFERRAL[id(content)]
+
+
 def make_engine(
     sessions: async_sessionmaker[AsyncSession], parser: Parser, content: ContentStore
 ) -> DialogueEngine:
@@ -152,6 +166,7 @@ def make_engine(
         content=content,
         renderer=Renderer(content),
         safety=_safety(content),
+        referral=_referral(content),
     )
 
 

@@ -60,3 +60,7 @@ class ScriptedParser:
         if self.result is None:
             raise ParserUnavailable("down")
         return self.result
+
+
+def location(lat: float, lon: float, user: str = USER) -> Inbound:
+    return Inbound(user, "telegram", InboundKind.LOCATION, latitude=lat, longitude=lon)

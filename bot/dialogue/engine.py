@@ -22,6 +22,7 @@ from bot.db.repository import (
 )
 from bot.dialogue import payloads
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
+from bot.dialogue.referral import Point, Referral, decode_point
 from bot.dialogue.split import split_message
 from bot.safety import SafetyService
 from nlu.language import detect_language
@@ -60,6 +61,7 @@ class DialogueEngine:
         content: ContentStore,
         renderer: Renderer,
         safety: SafetyService,
+        referral: Referral,
         threshold: float = DEFAULT_THRESHOLD,
     ) -> None:
         self._sessions = sessions
@@ -67,6 +69,7 @@ class DialogueEngine:
         self._content = content
         self._render = renderer
         self._safety = safety
+        self._referral = referral
         self._threshold = threshold
 
     @property
@@ -198,6 +201,8 @@ class DialogueEngine:
             return await self._button(turn)
         if kind is InboundKind.TEXT and turn.inbound.text.strip():
             return await self._text(turn)
+        if kind is InboundKind.LOCATION:
+            return await self._location(turn)
         await self._log_in(turn, "media" if kind is InboundKind.MEDIA else "empty")
         return [self._with_menu(turn.inbound.format, turn.language, "unsupported")]
 
@@ -265,6 +270,8 @@ class DialogueEngine:
             return [self._more(turn, payload.arg)]
         if payload.action == "fb" and payload.arg.isdigit() and payload.extra in ("0", "1"):
             return await self._feedback(turn, int(payload.arg), payload.extra == "1")
+        if payload.action in ("svc", "near") and self._referral.known_service(payload.arg):
+            return self._service_button(turn, payload.arg, payload.extra, payload.action)
         return self._stale(turn)
 
     def _stale(self, turn: Turn) -> list[Reply]:
@@ -306,6 +313,10 @@ class DialogueEngine:
 
     async def _text(self, turn: Turn) -> list[Reply]:
         text = turn.inbound.text[:MAX_TEXT]
+        if turn.user.state == "referral_place":
+            replies = self._typed_place(turn, text)
+            if replies:
+                return replies
         try:
             result = await self._parser.parse(text)
         except ParserUnavailable:
@@ -327,8 +338,13 @@ class DialogueEngine:
             return await self._nlu_crisis(turn, crisis, language)
         intent = result.intent.name
         confident = result.intent.confidence >= self._threshold
+        if turn.user.state == "referral_place" and (not confident or intent == "out_of_scope"):
+            _, _, suggestions = self._referral.resolve(text)
+            return [self._referral.unknown_place(turn.inbound.format, language, suggestions)]
         if not confident:
             return [self._did_you_mean(turn, result, language)]
+        if intent == "find_service":
+            return [self._find_service(turn, result, language)]
         if intent in self._content.topics:
             return await self._answer_intent(turn, intent, language)
         if intent == "out_of_scope":
@@ -359,6 +375,9 @@ class DialogueEngine:
         self, turn: Turn, intent: str, language: str | None = None
     ) -> list[Reply]:
         language = language or turn.language
+        if intent == "find_service":
+            turn.user.state = "referral_service"
+            return [self._referral.ask_service(turn.inbound.format, language)]
         if intent in self._content.conversation and intent in (*SMALL_TALK, "menu_help"):
             return [self._conversation(turn, intent, language)]
         item = self._content.topics.get(intent)
@@ -389,6 +408,9 @@ class DialogueEngine:
             (Button(self._render.ui("button_more", language), payloads.encode("more", intent)),),
         ]
         rows += self._follow_up_rows(item.follow_ups, language)
+        if item.services and self._referral.known_service(item.services[0]):
+            where = self._render.ui("button_where_to_get", language)
+            rows.append((Button(where, payloads.encode("svc", item.services[0])),))
         rows.append((self._menu_button(language),))
         text = self._render.answer(turn.inbound.format, intent, language)
         return [Reply(text, tuple(rows))]
@@ -413,6 +435,70 @@ class DialogueEngine:
         item = self._content.conversation[intent]
         body = self._render.text(item.answer.get(language), language)
         return Reply(self._message(turn, body), ((self._menu_button(language),),))
+
+    # referral -----------------------------------------------------------------------------
+
+    def _find_service(self, turn: Turn, result: ParseResult, language: str) -> Reply:
+        """ "Where can I get tested in Homa Bay?": use the service and place it names."""
+        fmt = turn.inbound.format
+        values = {e.entity: e.value for e in result.entities}
+        service = values.get("service", "")
+        point = None
+        if "location" in values:
+            point, _, _ = self._referral.resolve(values["location"])
+        if not self._referral.known_service(service):
+            turn.user.state = "referral_service"
+            return self._referral.ask_service(fmt, language, point)
+        if point is not None:
+            turn.user.state = "referral_results"
+            return self._referral.results(fmt, language, service, point)
+        return self._ask_place(turn, service, language)
+
+    def _ask_place(self, turn: Turn, service: str, language: str) -> Reply:
+        turn.user.state = "referral_place"
+        turn.user.state_data = {"service": service}  # the service only, never a place
+        return self._referral.ask_place(turn.inbound.format, language, service)
+
+    def _service_button(self, turn: Turn, service: str, extra: str, action: str) -> list[Reply]:
+        """`svc:SERVICE[:POINT]` chooses a service; `near:SERVICE:POINT[,OFFSET]` searches."""
+        decoded = decode_point(extra) if extra else None
+        if extra and decoded is None:
+            return self._stale(turn)
+        if decoded is None:
+            if action == "near":
+                return self._stale(turn)
+            return [self._ask_place(turn, service, turn.language)]
+        point, offset = decoded
+        turn.user.state = "referral_results"
+        return [self._referral.results(turn.inbound.format, turn.language, service, point, offset)]
+
+    def _typed_place(self, turn: Turn, text: str) -> list[Reply]:
+        """In "where are you?": a place answers it; anything else goes on to the parser."""
+        service = str((turn.user.state_data or {}).get("service", ""))
+        if not self._referral.known_service(service):
+            return []
+        point, candidates, _ = self._referral.resolve(text)
+        fmt, language = turn.inbound.format, turn.language
+        if point is not None:
+            turn.user.state = "referral_results"
+            return [self._referral.results(fmt, language, service, point)]
+        if candidates:
+            return [self._referral.which_place(fmt, language, service, candidates)]
+        return []
+
+    async def _location(self, turn: Turn) -> list[Reply]:
+        """A shared pin: search at once if a service was chosen, else ask which service."""
+        inbound = turn.inbound
+        await self._log_in(turn, "location")  # that a pin came, never where
+        if inbound.latitude is None or inbound.longitude is None:
+            return [self._with_menu(inbound.format, turn.language, "unsupported")]
+        point = Point(inbound.latitude, inbound.longitude)
+        service = str((turn.user.state_data or {}).get("service", ""))
+        if turn.user.state == "referral_place" and self._referral.known_service(service):
+            turn.user.state = "referral_results"
+            return [self._referral.results(inbound.format, turn.language, service, point)]
+        turn.user.state = "referral_service"
+        return [self._referral.ask_service(inbound.format, turn.language, point)]
 
     # building blocks ----------------------------------------------------------------------
 

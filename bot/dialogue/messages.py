@@ -16,7 +16,8 @@ class InboundKind(StrEnum):
     TEXT = "text"
     BUTTON = "button"
     COMMAND = "command"
-    MEDIA = "media"  # sticker, photo, voice, document, contact, location... anything not text
+    LOCATION = "location"  # a shared pin: used for one search, never stored or logged
+    MEDIA = "media"  # sticker, photo, voice, document, contact... anything else
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Inbound:
     text: str = ""
     payload: str = ""
     command: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
 
     @property
     def format(self) -> Format:
@@ -51,3 +54,4 @@ class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     delete_message_ids: tuple[int, ...] = ()  # quick exit: channel messages to delete first
+    request_location: str = ""  # label of a "share my location" button, where the channel has one

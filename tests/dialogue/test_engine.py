@@ -503,6 +503,9 @@ async def test_the_engine_answers_every_intent_in_both_languages(
         item = content.topics[intent]
         assert item.title.get(language) in plain(answered[intent]), intent
     for intent, item in content.conversation.items():
+        if intent == "find_service":  # asks which service (tests/dialogue/test_referral.py)
+            assert "svc:hiv_testing" in payloads(answered[intent])
+            continue
         assert plain(answered[intent]).startswith(plain(Reply(item.answer.get(language)))[:20]), (
             intent
         )

@@ -61,7 +61,7 @@ async def test_every_category_gets_the_safety_answer_and_an_urgent_case(
         assert number in reply.text, number
     assert payloads(reply)[0] == "ask:talk_to_counsellor" and payloads(reply)[-1] == "menu"
     if category in ("sexual_violence", "immediate_danger"):
-        assert "ask:find_service" in payloads(reply)
+        assert "svc:gbv_care" in payloads(reply)
     counsellor_label = reply.buttons[0][0].label
     assert counsellor_label == (
         "Ongea na mshauri sasa" if language == "sw" else "Talk to a counsellor now"
@@ -167,7 +167,7 @@ async def test_crisis_in_any_state_gets_the_safety_answer(
         assert user is not None
         user.state = state
     [reply] = await engine.handle(text("I was raped yesterday"))
-    assert "1195" in reply.text and "ask:find_service" in payloads(reply)
+    assert "1195" in reply.text and "svc:gbv_care" in payloads(reply)
 
 
 async def test_crisis_right_after_bad_input(engine: DialogueEngine) -> None:

@@ -124,3 +124,40 @@ def test_a_young_person_starts_asks_and_presses_a_button(
     assert process.returncode == 0, output[-2000:]
     for secret in ("424242421", "Wanjiru", "wanjiru_k", "tested for hiv", "kujiua", emulator.token):
         assert secret not in output, f"{secret!r} leaked into the logs"
+
+
+def test_find_a_service_with_a_shared_location(
+    bot_process: tuple[BotApiEmulator, subprocess.Popen[str]],
+) -> None:
+    emulator, process = bot_process
+    emulator.push_update(message("/start", 1))
+    emulator.wait_for(lambda sent: len(sent) >= 1, timeout=60)
+    emulator.push_update(press("lang:en"))
+    emulator.wait_for(lambda sent: len(sent) >= 2)
+    emulator.push_update(press("ask:find_service"))
+    sent = emulator.wait_for(lambda sent: len(sent) >= 3)
+    assert "svc:hiv_testing" in keyboard(sent[2])
+    emulator.push_update(press("svc:hiv_testing"))
+    sent = emulator.wait_for(lambda sent: len(sent) >= 4)
+    assert sent[3]["reply_markup"]["keyboard"][0][0]["request_location"] is True
+    pin = {"latitude": -0.527312, "longitude": 34.457133}
+    emulator.push_update(
+        {
+            "message": {
+                "message_id": 2,
+                "date": 1763877600,
+                "from": USER,
+                "chat": CHAT,
+                "location": pin,
+            }
+        }
+    )
+    sent = emulator.wait_for(lambda sent: len(sent) >= 5)
+    assert "km away" in sent[4]["text"] and "Homa Bay" in sent[4]["text"]
+    assert "near:hiv_testing:-0.527,34.457,5" in keyboard(sent[4])
+
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output[-2000:]
+    for secret in ("424242421", "Wanjiru", "-0.527", "34.457", emulator.token):
+        assert secret not in output, f"{secret!r} leaked into the logs"

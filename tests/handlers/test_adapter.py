@@ -130,7 +130,7 @@ async def test_a_crisis_gets_the_safety_answer_through_telegram(
     [sent] = request.sent()
     assert "1195" in sent["text"] and "116" in sent["text"]
     data = [b["callback_data"] for row in sent["reply_markup"]["inline_keyboard"] for b in row]
-    assert data[0] == "ask:talk_to_counsellor" and "ask:find_service" in data
+    assert data[0] == "ask:talk_to_counsellor" and "svc:gbv_care" in data
 
 
 async def test_quick_exit_deletes_the_conversation_and_leaves_a_neutral_line(
@@ -181,3 +181,19 @@ async def test_every_crisis_category_in_both_languages_through_telegram(
     assert (
         sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "ask:talk_to_counsellor"
     )
+
+
+async def test_where_asks_with_a_share_location_keyboard_and_a_pin_gets_facilities(
+    app: tuple[Application, RecordingRequest],
+) -> None:  # type: ignore[type-arg]
+    application, request = app
+    await feed(application, "callback_service")
+    [where] = request.sent()
+    keyboard = where["reply_markup"]["keyboard"]
+    assert keyboard[0][0]["request_location"] is True
+    assert where["reply_markup"]["one_time_keyboard"] is True
+    await feed(application, "location")
+    results = request.sent()[-1]
+    assert "km away" in results["text"] and "openstreetmap.org" in results["text"]
+    data = [b["callback_data"] for row in results["reply_markup"]["inline_keyboard"] for b in row]
+    assert "near:hiv_testing:-0.527,34.457,5" in data

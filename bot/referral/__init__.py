@@ -1,0 +1,1 @@
+"""Referral: the facility directory (KMHFL plus the curated overlay) and place search."""
