@@ -223,3 +223,14 @@ async def test_nothing_within_50_km_widens_the_search_and_says_so(engine: Dialog
     assert "nothing within 50 km" in plain(reply)
     distances = [float(d) for d in re.findall(r"([\d.]+) km away", plain(reply))]
     assert distances and min(distances) > 50
+
+
+async def test_a_name_shared_by_two_counties_asks_which_one(engine: DialogueEngine) -> None:
+    await choose(engine, "en")
+    await engine.handle(button("svc:hiv_testing"))
+    [reply] = await engine.handle(text("Makutano"))
+    assert "more than one place" in plain(reply)
+    choices = [p for p in payloads(reply) if p.startswith("near:hiv_testing:")]
+    assert len(choices) >= 2
+    [results] = await engine.handle(button(choices[0]))
+    assert facility_names(results)
