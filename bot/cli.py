@@ -7,15 +7,20 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from bot import paths
 from bot.config import ConfigError, Settings, load_settings
 from bot.content.store import ContentError
 from bot.logs import configure_logging
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
 log = logging.getLogger("healthbot")
+T = TypeVar("T")
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -247,6 +252,87 @@ def cmd_content_validate(_settings: Settings | None, args: argparse.Namespace) -
     return 0 if report.ok else 1
 
 
+def cmd_counsellors_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Register a counsellor by Telegram user id, or rename one."""
+    from bot.cases import repository as cases
+
+    async def add(session: AsyncSession) -> str:
+        known = await cases.counsellor_by_telegram_id(session=session, telegram_id=args.telegram_id)
+        counsellor = await cases.add_counsellor(
+            session=session, telegram_id=args.telegram_id, name=args.name
+        )
+        action = "added" if known is None else "updated"
+        return (
+            f"counsellor {counsellor.id} {action}: "
+            f"telegram id {counsellor.telegram_id}, {counsellor.name}"
+        )
+
+    print(_in_session(settings, add))
+    return 0
+
+
+def cmd_counsellors_list(settings: Settings, _args: argparse.Namespace) -> int:
+    """Print one line per counsellor: id, telegram id, name, duty."""
+    from bot.cases import repository as cases
+
+    async def listing(session: AsyncSession) -> str:
+        rows = await cases.list_counsellors(session=session)
+        lines = [
+            f"{c.id}\t{c.telegram_id}\t{c.name}\t{'on duty' if c.on_duty else 'off duty'}"
+            for c in rows
+        ]
+        return "\n".join(lines) or "(no counsellors)"
+
+    print(_in_session(settings, listing))
+    return 0
+
+
+def cmd_counsellors_remove(settings: Settings, args: argparse.Namespace) -> int:
+    """Remove a counsellor; their active case goes back to the queue."""
+    from bot.cases import repository as cases
+
+    async def remove(session: AsyncSession) -> bool:
+        return await cases.remove_counsellor(session=session, telegram_id=args.telegram_id)
+
+    if _in_session(settings, remove):
+        print(f"counsellor removed: telegram id {args.telegram_id}")
+        return 0
+    print(f"no counsellor with telegram id {args.telegram_id}", file=sys.stderr)
+    return 1
+
+
+def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Upgrade the schema, then run `work` in one committed transaction."""
+    from bot.db import migrate
+    from bot.db.session import create_engine, session_factory
+
+    async def main() -> T:
+        await migrate.upgrade(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _telegram_id(value: str) -> int:
+    """A Telegram user id: a positive whole number."""
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"not a Telegram user id: {value!r}")
+    return int(value)
+
+
+def _staff_name(value: str) -> str:
+    """A counsellor's name: 1 to 80 characters."""
+    name = value.strip()
+    if not name or len(name) > 80:
+        raise argparse.ArgumentTypeError("the name needs 1 to 80 characters")
+    return name
+
+
 def build_arg_parser() -> argparse.ArgumentParser:
     """The command tree."""
     parser = argparse.ArgumentParser(
@@ -323,6 +409,23 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "--out", default=str(paths.CONTENT_DIR / "services"), help=argparse.SUPPRESS
     )
     imports.set_defaults(handler=cmd_services_import, needs_settings=False)
+
+    counsellors = sub.add_parser("counsellors", help="who can take cases on Telegram")
+    counsellors_sub = counsellors.add_subparsers(
+        dest="counsellors_command", required=True, metavar="ACTION"
+    )
+    add = counsellors_sub.add_parser("add", help="register a counsellor (again: rename them)")
+    add.add_argument("--telegram-id", type=_telegram_id, required=True, help="Telegram user id")
+    add.add_argument("--name", type=_staff_name, required=True, help="staff name (1-80 chars)")
+    add.set_defaults(handler=cmd_counsellors_add)
+    counsellors_sub.add_parser(
+        "list", help="print id, telegram id, name and duty, one counsellor a line"
+    ).set_defaults(handler=cmd_counsellors_list)
+    remove = counsellors_sub.add_parser(
+        "remove", help="remove a counsellor (their active case goes back to the queue)"
+    )
+    remove.add_argument("--telegram-id", type=_telegram_id, required=True, help="Telegram user id")
+    remove.set_defaults(handler=cmd_counsellors_remove)
     return parser
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import CaseDB, ChannelMessageDB, FeedbackDB, MessageDB, UserDB, utcnow
+from bot.db.models import ChannelMessageDB, FeedbackDB, MessageDB, UserDB, utcnow
 
 
 async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
@@ -95,47 +95,7 @@ async def record_feedback(
     return feedback
 
 
-OPEN_STATUSES = ("waiting", "active")
 KEEP_CHANNEL_MESSAGES = 100
-
-
-async def open_crisis_case(
-    *,
-    session: AsyncSession,
-    user_id: str,
-    channel: str,
-    language: str,
-    category: str,
-    matched: str | None,
-) -> CaseDB:
-    """Open an urgent case for a crisis, or raise the user's open case to urgent (one at a time)."""
-    now = utcnow()
-    case = await session.scalar(
-        select(CaseDB)
-        .where(CaseDB.user_id == user_id, CaseDB.status.in_(OPEN_STATUSES))
-        .order_by(CaseDB.id.desc())
-        .limit(1)
-    )
-    if case is None:
-        case = CaseDB(
-            user_id=user_id,
-            channel=channel,
-            language=language,
-            source="crisis",
-            category=category,
-            matched=(matched or "")[:200],
-            priority="urgent",
-            status="waiting",
-            opened_at=now,
-            last_crisis_at=now,
-        )
-        session.add(case)
-    else:
-        case.priority = "urgent"
-        case.category = case.category or category
-        case.last_crisis_at = now
-    await session.flush()
-    return case
 
 
 async def remember_channel_messages(

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot.db.migrate import current_revision, downgrade, upgrade
 from bot.db.models import Base
 from bot.db.session import create_engine
 
-TABLES = {"users", "messages", "feedback", "cases", "channel_messages", "alembic_version"}
+TABLES = {
+    "users",
+    "messages",
+    "feedback",
+    "cases",
+    "channel_messages",
+    "counsellors",
+    "case_notes",
+    "case_messages",
+    "alembic_version",
+}
 
 
 async def _tables(url: str) -> set[str]:
@@ -42,7 +53,7 @@ async def _model_diff(url: str) -> list[object]:
 async def _round_trip(url: str) -> None:
     assert await current_revision(url) is None
     await upgrade(url)
-    assert await current_revision(url) == "0002"
+    assert await current_revision(url) == "0003"
     assert await _tables(url) == TABLES
     assert await _model_diff(url) == [], "the migration and the models disagree"
     await upgrade(url)  # idempotent
@@ -60,3 +71,64 @@ async def test_sqlite_migrations_round_trip(tmp_path: Path) -> None:
 @pytest.mark.postgres
 async def test_postgres_migrations_round_trip(postgres_url: str) -> None:
     await _round_trip(postgres_url)
+
+
+async def _cases_survive_0003(url: str) -> None:
+    """0003 rebuilds `cases` on SQLite: existing cases must come through, up and down."""
+    await upgrade(url, "0002")
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, channel, state, state_data, created_at, last_seen_at)"
+                    " VALUES ('u', 'telegram', 'idle', '{}', :now, :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO cases (user_id, channel, language, source, category, priority,"
+                    " status, opened_at) VALUES ('u', 'telegram', 'sw', 'crisis', 'suicide',"
+                    " 'urgent', 'waiting', :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+        await engine.dispose()  # asyncpg caches statements per connection; the schema changed
+        await upgrade(url)
+        async with engine.begin() as conn:
+            row = (await conn.execute(text("SELECT * FROM cases"))).mappings().one()
+            assert (row["user_id"], row["language"], row["category"]) == ("u", "sw", "suicide")
+            assert row["counsellor_id"] is None and row["route"] is None
+            await conn.execute(
+                text(
+                    "INSERT INTO counsellors (telegram_id, name, on_duty, created_at)"
+                    " VALUES (5000000000, 'A', true, :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+            await conn.execute(text("UPDATE cases SET counsellor_id = 1, status = 'active'"))
+            await conn.execute(
+                text(
+                    "INSERT INTO case_messages (case_id, sender, text, created_at)"
+                    " VALUES (1, 'young', 'hi', :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+        await engine.dispose()
+        await downgrade(url, "0002")
+        async with engine.begin() as conn:
+            row = (await conn.execute(text("SELECT * FROM cases"))).mappings().one()
+            assert (row["user_id"], row["status"]) == ("u", "active")
+            assert "counsellor_id" not in row
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_cases_survive_the_0003_rebuild(tmp_path: Path) -> None:
+    await _cases_survive_0003(f"sqlite:///{tmp_path / 'healthbot.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_cases_survive_0003(postgres_url: str) -> None:
+    await _cases_survive_0003(postgres_url)

@@ -1,0 +1,1 @@
+"""Escalation cases: the counsellors' queue, claims, the relay transcript and sealed routes."""

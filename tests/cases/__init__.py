@@ -1,0 +1,1 @@
+"""Tests for the case queue, claims and sealed routes."""
