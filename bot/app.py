@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from telegram import BotCommand
@@ -13,8 +15,10 @@ from bot.config import Settings
 from bot.dialogue.engine import DialogueEngine
 from bot.runtime import Runtime, prepare
 from handlers.context import BotData
+from handlers.messages import deliver
 
 log = logging.getLogger(__name__)
+ALERT_INTERVAL_S = 15.0
 
 BOT_COMMANDS = (
     BotCommand("menu", "Topics · Mada"),
@@ -29,9 +33,15 @@ def build_application(
     *,
     dialogue: DialogueEngine | None = None,
     request: BaseRequest | None = None,
+    alert_interval_s: float | None = ALERT_INTERVAL_S,
 ) -> Application:  # type: ignore[type-arg]
-    """Wire the bot. Without `dialogue`, the runtime is prepared in post_init (and closed after)."""
+    """Wire the bot. Without `dialogue`, the runtime is prepared in post_init (and closed after).
+
+    Every `alert_interval_s` a timer alerts on-duty counsellors about cases nobody has taken
+    (None: no timer). Its state is in the database, so it survives restarts.
+    """
     runtime: list[Runtime] = []
+    timers: list[asyncio.Task[None]] = []
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         data: BotData = app.bot_data
@@ -40,8 +50,14 @@ def build_application(
             runtime.append(prepared)
             data.dialogue = prepared.dialogue
         await app.bot.set_my_commands(BOT_COMMANDS)
+        if alert_interval_s is not None:
+            timers.append(asyncio.create_task(_alert_loop(app, alert_interval_s)))
 
     async def post_shutdown(_app: Application) -> None:  # type: ignore[type-arg]
+        for timer in timers:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
         for item in runtime:
             await item.close()
 
@@ -61,3 +77,15 @@ def build_application(
     data.dialogue = dialogue
     handlers.register(app)
     return app
+
+
+async def _alert_loop(app: Application, interval_s: float) -> None:  # type: ignore[type-arg]
+    """Alert counsellors about waiting cases, for as long as the bot runs."""
+    data: BotData = app.bot_data
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            for reply in await data.engine().due_alerts():
+                await deliver(app.bot, reply)
+        except Exception:
+            log.exception("the case alert timer failed once; it keeps running")

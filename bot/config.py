@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite:///data/healthbot.db"
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 MIN_SECRET_LENGTH = 16
+DEFAULT_COUNSELLOR_HOURS = (time(8, 0), time(20, 0))
 
 NluBackend = Literal["embedded", "rasa"]
 
@@ -35,6 +37,8 @@ class Settings:
     nlu_backend: NluBackend = "embedded"
     rasa_url: str = DEFAULT_RASA_URL
     log_level: str = "INFO"
+    counsellor_hours: tuple[time, time] = DEFAULT_COUNSELLOR_HOURS  # Nairobi time
+    case_realert_minutes: int = 5
 
     def with_backend(self, backend: NluBackend) -> Settings:
         """A copy with another NLU backend."""
@@ -101,6 +105,11 @@ def load_settings(
     if not isinstance(logging.getLevelName(log_level), int):
         raise ConfigError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
+    hours = _hours(get("COUNSELLOR_HOURS") or "08:00-20:00")
+    realert = get("CASE_REALERT_MINUTES") or "5"
+    if not realert.isdigit() or not 1 <= int(realert) <= 1440:
+        raise ConfigError("CASE_REALERT_MINUTES must be a whole number of minutes, 1 to 1440.")
+
     return Settings(
         healthbot_secret=secret,
         telegram_bot_token=token,
@@ -109,7 +118,25 @@ def load_settings(
         nlu_backend="rasa" if backend == "rasa" else "embedded",
         rasa_url=rasa_url,
         log_level=log_level,
+        counsellor_hours=hours,
+        case_realert_minutes=int(realert),
     )
+
+
+def _hours(value: str) -> tuple[time, time]:
+    """`08:00-20:00` (Nairobi time; `00:00-24:00` is all day) → (start, end)."""
+    try:
+        start, end = (
+            time.max if part.strip() == "24:00" else time.fromisoformat(part.strip())
+            for part in value.split("-")
+        )
+    except ValueError:
+        raise ConfigError(
+            "COUNSELLOR_HOURS must look like 08:00-20:00 (Nairobi time, start before end)."
+        ) from None
+    if start >= end:
+        raise ConfigError("COUNSELLOR_HOURS must look like 08:00-20:00 (start before end).")
+    return start, end
 
 
 def _require_http_url(name: str, value: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +16,7 @@ from bot.content.render import Renderer
 from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
+from bot.dialogue.counsellor import Desk, DeskSettings
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.referral import Referral
 from bot.referral.directory import Directory
@@ -80,6 +82,18 @@ def build_detector() -> CrisisDetector:
     return CrisisDetector(SafetyRules.load(paths.SAFETY_RULES), build_crisis_model())
 
 
+def build_desk(settings: Settings, renderer: Renderer) -> Desk:
+    """The counsellor desk with its settings."""
+    return Desk(
+        DeskSettings(
+            secret=settings.healthbot_secret,
+            hours=settings.counsellor_hours,
+            realert_after=timedelta(minutes=settings.case_realert_minutes),
+        ),
+        renderer,
+    )
+
+
 async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) -> Runtime:
     """Bring the database schema up to date and assemble the dialogue engine."""
     started = time.perf_counter()
@@ -101,6 +115,7 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
             build_crisis_model(content_dir / "safety" / "rules.yml"),
         ),
         referral=referral,
+        desk=build_desk(settings, renderer),
     )
     log.info("ready in %.2f s", time.perf_counter() - started)
     return Runtime(dialogue=dialogue, db=db, content=content, parser=parser)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot.dialogue.messages import Inbound, InboundKind, Reply
 from handlers.context import HealthbotContext
-from handlers.translate import inbound_from_message, send_kwargs
+from handlers.translate import address, chat_id, inbound_from_message, send_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,9 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
     replies: list[Reply] = await engine.handle(inbound)
     seen = [message.message_id] if message is not None and not update.callback_query else []
     for reply in replies:
+        if reply.to:
+            await deliver(context.bot, reply)
+            continue
         if reply.delete_message_ids:
             await _delete(context, chat.id, [*reply.delete_message_ids, *seen])
             seen = []
@@ -30,6 +33,18 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
             seen.append(sent.message_id)
     if seen:
         await engine.remember_channel_messages(inbound.user_id, seen)
+
+
+async def deliver(bot: Bot, reply: Reply) -> None:
+    """Send a reply meant for another chat (a relay or an alert); a failure is only logged."""
+    target = chat_id(reply.to)
+    if target is None:
+        log.warning("a reply for another channel was dropped")
+        return
+    try:
+        await bot.send_message(chat_id=target, **send_kwargs(reply))
+    except TelegramError:
+        log.warning("a relay or alert could not be delivered", exc_info=True)
 
 
 async def _delete(context: HealthbotContext, chat_id: int, message_ids: list[int]) -> None:
@@ -70,7 +85,12 @@ async def on_button(update: Update, context: HealthbotContext) -> None:
     if query is None or user is None:
         return
     await query.answer()
+    chat = update.effective_chat
     inbound = Inbound(
-        context.bot_data.user_id(user.id), "telegram", InboundKind.BUTTON, payload=query.data or ""
+        context.bot_data.user_id(user.id),
+        "telegram",
+        InboundKind.BUTTON,
+        payload=query.data or "",
+        address=address(chat.id) if chat is not None else "",
     )
     await _answer(update, context, inbound)

@@ -23,13 +23,33 @@ def command_name(text: str) -> str:
     return word.lstrip("/").split("@", 1)[0].lower()
 
 
+def address(chat_id: int) -> str:
+    """Where the bot can write back to a chat (sealed in an open case, never logged)."""
+    return f"telegram:{chat_id}"
+
+
+def chat_id(to: str) -> int | None:
+    """The chat id of a `telegram:<id>` address; None for any other channel."""
+    channel, _, ident = to.partition(":")
+    return int(ident) if channel == "telegram" and ident.lstrip("-").isdigit() else None
+
+
 def inbound_from_message(message: Message, user_id: str) -> Inbound:
     """Translate a message (new or edited) into what the engine understands."""
     text = message.text or ""
+    where = address(message.chat.id)
     if text.startswith("/"):
-        return Inbound(user_id, "telegram", InboundKind.COMMAND, command=command_name(text))
+        argument = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+        return Inbound(
+            user_id,
+            "telegram",
+            InboundKind.COMMAND,
+            command=command_name(text),
+            text=argument,  # only counsellors' commands take one (/take 12, /close ...)
+            address=where,
+        )
     if text:
-        return Inbound(user_id, "telegram", InboundKind.TEXT, text=text)
+        return Inbound(user_id, "telegram", InboundKind.TEXT, text=text, address=where)
     if message.location is not None and message.venue is None:
         location = message.location
         return Inbound(
@@ -38,8 +58,9 @@ def inbound_from_message(message: Message, user_id: str) -> Inbound:
             InboundKind.LOCATION,
             latitude=location.latitude,
             longitude=location.longitude,
+            address=where,
         )
-    return Inbound(user_id, "telegram", InboundKind.MEDIA)
+    return Inbound(user_id, "telegram", InboundKind.MEDIA, address=where)
 
 
 def send_kwargs(reply: Reply) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +22,7 @@ from bot.content.render import Renderer
 from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
+from bot.dialogue.counsellor import Desk, DeskSettings
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.referral import Referral
 from bot.referral.directory import Directory
@@ -34,6 +36,9 @@ from nlu.parser import Parser
 T = TypeVar("T")
 SECRET = "test-secret-0123456789abcdef"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# Counsellors answer 08:00-20:00 in the tests, and the tests' clock says 12:00 in Nairobi.
+DESK_SETTINGS = DeskSettings(SECRET, (time(8, 0), time(20, 0)), timedelta(minutes=5))
+MIDDAY_IN_NAIROBI = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def run_in_new_loop(coroutine: Coroutine[object, object, T]) -> T:
@@ -167,6 +172,7 @@ def make_engine(
         renderer=Renderer(content),
         safety=_safety(content),
         referral=_referral(content),
+        desk=Desk(DESK_SETTINGS, Renderer(content), clock=lambda: MIDDAY_IN_NAIROBI),
     )
 
 

@@ -8,6 +8,7 @@ User text is never rendered as a template.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ from bot.content.store import ContentStore
 
 Format = Literal["html", "plain"]
 FORMATS: tuple[Format, ...] = ("html", "plain")
+# The variables a UI string may use besides `helplines`, with the values the validator tries.
+UI_VARIABLES = {"position": 1, "hours": "08:00-20:00"}
 
 
 class Renderer:
@@ -48,17 +51,20 @@ class Renderer:
             for lang in ("en", "sw")
         }
 
-    def text(self, source: str, language: str) -> str:
-        """Render one piece of editors' text (an answer, a UI string) in `language`."""
+    def text(self, source: str, language: str, values: Mapping[str, object] | None = None) -> str:
+        """Render one piece of editors' text (an answer, a UI string) in `language`.
+
+        `values` fill the few UI variables (UI_VARIABLES), never text a user typed.
+        """
         template = self._compiled.get(source)
         if template is None:
             template = self._sandbox.from_string(source)
             self._compiled[source] = template
-        return template.render(helplines=self._helplines[_lang(language)]).strip()
+        return template.render(values or {}, helplines=self._helplines[_lang(language)]).strip()
 
-    def ui(self, key: str, language: str) -> str:
+    def ui(self, key: str, language: str, **values: object) -> str:
         """A UI string from `content/ui.yml`, rendered in `language`."""
-        return self.text(self._store.ui[key].get(language), language)
+        return self.text(self._store.ui[key].get(language), language, values)
 
     def page(self, fmt: Format, name: str, **values: Any) -> str:
         """Render `templates/<fmt>/<name>.j2` with `values` (escaped in HTML)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jinja2 import TemplateError
 
-from bot.content.render import FORMATS, Renderer
+from bot.content.render import FORMATS, UI_VARIABLES, Renderer
 from bot.content.schema import LANGUAGES
 from bot.content.store import ContentError, ContentStore, load_content
 from bot.dialogue.split import TELEGRAM_LIMIT, utf16_length
@@ -131,7 +131,8 @@ def _check_rendering(store: ContentStore, report: Report) -> None:
     renderer = Renderer(store)
     for language in LANGUAGES:
         for key, text in store.ui.items():
-            _render(report, f"ui.yml {key}.{language}", renderer.text, text.get(language), language)
+            where = f"ui.yml {key}.{language}"
+            _render(report, where, renderer.text, text.get(language), language, UI_VARIABLES)
         for intent, conv in store.conversation.items():
             where = f"conversation {intent}.{language}"
             _render(report, where, renderer.text, conv.answer.get(language), language)

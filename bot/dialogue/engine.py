@@ -9,18 +9,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases.repository import counsellor_by_telegram_id
 from bot.content.render import Format, Renderer
 from bot.content.store import ContentStore
-from bot.db.models import UserDB
+from bot.db.models import CounsellorDB, UserDB
 from bot.db.repository import (
     forget_channel_messages,
     get_or_create_user,
     log_message,
-    open_crisis_case,
     record_feedback,
     remember_channel_messages,
 )
 from bot.dialogue import payloads
+from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.referral import Point, Referral, decode_point
 from bot.dialogue.split import split_message
@@ -31,6 +32,7 @@ from nlu.parser import Crisis, Parser, ParseResult, ParserUnavailable
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.4
+UNSURE_BEFORE_OFFER = 2  # after this many "did you mean?" in a row, offer a counsellor
 SMALL_TALK = ("greet", "goodbye", "thanks", "bot_challenge", "talk_to_counsellor", "find_service")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
 COMMANDS = ("start", "menu", "language", "help", "privacy")
@@ -62,6 +64,7 @@ class DialogueEngine:
         renderer: Renderer,
         safety: SafetyService,
         referral: Referral,
+        desk: Desk,
         threshold: float = DEFAULT_THRESHOLD,
     ) -> None:
         self._sessions = sessions
@@ -70,6 +73,7 @@ class DialogueEngine:
         self._render = renderer
         self._safety = safety
         self._referral = referral
+        self._desk = desk
         self._threshold = threshold
 
     @property
@@ -87,6 +91,9 @@ class DialogueEngine:
         return [chunk for reply in replies for chunk in _split(reply)]
 
     async def _handle(self, inbound: Inbound) -> list[Reply]:
+        staff = await self._staff_turn(inbound)
+        if staff is not None:
+            return staff
         if inbound.kind is InboundKind.TEXT and inbound.text.strip():
             text = inbound.text[:MAX_TEXT]
             if self._safety.is_exit(text):
@@ -115,21 +122,79 @@ class DialogueEngine:
             )
             yield Turn(inbound, user, session)
 
+    # counsellors ----------------------------------------------------------------------------
+
+    async def due_alerts(self) -> list[Reply]:
+        """Alerts for cases nobody has taken yet (run by a timer; state lives in the database)."""
+        try:
+            async with self._sessions() as session, session.begin():
+                return await self._desk.due_alerts(session)
+        except Exception:
+            log.exception("case alerts failed")
+            return []
+
+    async def _staff_turn(self, inbound: Inbound) -> list[Reply] | None:
+        """A registered counsellor's message or command; None for everyone else."""
+        channel, _, ident = inbound.address.partition(":")
+        if channel != "telegram" or not ident.lstrip("-").isdigit():
+            return None
+        try:
+            async with self._sessions() as session, session.begin():
+                counsellor = await counsellor_by_telegram_id(
+                    session=session, telegram_id=int(ident)
+                )
+                if counsellor is None:
+                    return None
+                return await self._counsellor(session, counsellor, inbound)
+        except Exception:
+            log.exception("counsellor turn failed")
+            return [Reply("Sorry, that did not work. Please try again.")]
+
+    async def _counsellor(
+        self, session: AsyncSession, counsellor: CounsellorDB, inbound: Inbound
+    ) -> list[Reply]:
+        if inbound.kind is InboundKind.COMMAND:
+            return await self._desk.counsellor_turn(
+                session=session,
+                counsellor=counsellor,
+                command=inbound.command,
+                argument=inbound.text,
+                text="",
+            )
+        if inbound.kind is InboundKind.TEXT and inbound.text.strip():
+            return await self._desk.counsellor_turn(
+                session=session, counsellor=counsellor, command="", argument="", text=inbound.text
+            )
+        return [Reply("Only text reaches the young person. Commands: /queue, /next, /close.")]
+
+    async def _request_counsellor(self, turn: Turn, language: str) -> list[Reply]:
+        line, alerts = await self._desk.request(
+            session=turn.session,
+            user=turn.user,
+            channel=turn.inbound.channel,
+            address=turn.inbound.address,
+            language=language,
+            fmt=turn.inbound.format,
+            topic=str((turn.user.state_data or {}).get("intent") or "") or None,
+        )
+        return [Reply(self._message(turn, line), ((self._menu_button(language),),)), *alerts]
+
     # safety -------------------------------------------------------------------------------
 
     async def _crisis_turn(self, inbound: Inbound, crisis: Crisis, language: str) -> list[Reply]:
         """Answer a crisis found before parsing; storing the case is best effort, not a blocker."""
         case_opened = False
+        extra: list[Reply] = []
         try:
             async with self._turn(inbound) as turn:
                 if turn.user.language is None:
                     turn.user.detected_language = language
                 language = turn.language
-                await self._open_case(turn, crisis, language)
+                extra = await self._open_case(turn, crisis, language)
                 case_opened = True
         except Exception:
             log.exception("crisis case not stored", extra={"category": crisis.category})
-        return self._safety_answer(inbound, crisis, language, case_opened=case_opened)
+        return self._safety_answer(inbound, crisis, language, case_opened=case_opened) + extra
 
     def _safety_answer(
         self, inbound: Inbound, crisis: Crisis, language: str, *, case_opened: bool
@@ -139,7 +204,8 @@ class DialogueEngine:
             inbound.format, language, crisis, about_friend=about_friend, case_opened=case_opened
         )
 
-    async def _open_case(self, turn: Turn, crisis: Crisis, language: str) -> None:
+    async def _open_case(self, turn: Turn, crisis: Crisis, language: str) -> list[Reply]:
+        """Open or raise an urgent case; alert on-duty counsellors, or the one already talking."""
         await log_message(
             session=turn.session,
             user_id=turn.user.id,
@@ -148,26 +214,37 @@ class DialogueEngine:
             intent=crisis.category,
             language=language,
         )
-        await open_crisis_case(
+        talking = turn.user.state == STATE_WITH
+        _, alerts = await self._desk.request(
             session=turn.session,
-            user_id=turn.user.id,
+            user=turn.user,
             channel=turn.inbound.channel,
+            address=turn.inbound.address,
             language=language,
-            category=crisis.category or "",
+            fmt=turn.inbound.format,
+            source="crisis",
+            priority="urgent",
+            category=crisis.category,
             matched=crisis.matched,
         )
+        if talking:
+            return await self._desk.relay_from_young(
+                session=turn.session, user=turn.user, text=turn.inbound.text, crisis=crisis.category
+            )
         turn.user.state = "crisis"
+        return alerts
 
     async def _nlu_crisis(self, turn: Turn, crisis: Crisis, language: str) -> list[Reply]:
         """A crisis the NLU found (no rule fired): same answer, case stored in a savepoint."""
         case_opened = False
+        extra: list[Reply] = []
         try:
             async with turn.session.begin_nested():
-                await self._open_case(turn, crisis, language)
+                extra = await self._open_case(turn, crisis, language)
             case_opened = True
         except Exception:
             log.exception("crisis case not stored", extra={"category": crisis.category})
-        return self._safety_answer(turn.inbound, crisis, language, case_opened=case_opened)
+        return self._safety_answer(turn.inbound, crisis, language, case_opened=case_opened) + extra
 
     async def _quick_exit(self, inbound: Inbound) -> list[Reply]:
         """Forget (and let the channel delete) the recent messages; leave one neutral line."""
@@ -200,6 +277,15 @@ class DialogueEngine:
         if kind is InboundKind.BUTTON:
             return await self._button(turn)
         if kind is InboundKind.TEXT and turn.inbound.text.strip():
+            if turn.user.state == STATE_WITH:  # a counsellor is talking with them: pass it on
+                await self._log_in(turn, "relay")
+                text = turn.inbound.text[:MAX_TEXT]
+                relayed = await self._desk.relay_from_young(
+                    session=turn.session, user=turn.user, text=text
+                )
+                if relayed:
+                    return relayed
+                turn.user.state = "idle"
             return await self._text(turn)
         if kind is InboundKind.LOCATION:
             return await self._location(turn)
@@ -219,6 +305,8 @@ class DialogueEngine:
             return [self._menu(turn)]
         if command in ("help", "privacy"):
             return [self._with_menu_button(turn.inbound.format, turn.language, command)]
+        if command in COUNSELLOR_COMMANDS:  # staff only: say nothing about cases
+            return [self._plain(turn.inbound.format, turn.language, "case_not_available")]
         return [
             self._plain(turn.inbound.format, turn.language, "unknown_command"),
             self._with_menu_button(turn.inbound.format, turn.language, "help"),
@@ -270,6 +358,15 @@ class DialogueEngine:
             return [self._more(turn, payload.arg)]
         if payload.action == "fb" and payload.arg.isdigit() and payload.extra in ("0", "1"):
             return await self._feedback(turn, int(payload.arg), payload.extra == "1")
+        if payload.action == "rate":
+            rated = await self._desk.rate(
+                session=turn.session,
+                user=turn.user,
+                case_arg=payload.arg,
+                rating=payload.extra,
+                language=turn.language,
+            )
+            return [rated] if rated is not None else self._stale(turn)
         if payload.action in ("svc", "near") and self._referral.known_service(payload.arg):
             return self._service_button(turn, payload.arg, payload.extra, payload.action)
         return self._stale(turn)
@@ -355,6 +452,8 @@ class DialogueEngine:
             return [self._with_menu(turn.inbound.format, language, "menu_help", conversation=True)]
         if intent == "greet":
             return [self._with_menu(turn.inbound.format, language, "greet", conversation=True)]
+        if intent == "talk_to_counsellor":
+            return await self._request_counsellor(turn, language)
         if intent in SMALL_TALK and intent in self._content.conversation:
             return [self._conversation(turn, intent, language)]
         return [self._did_you_mean(turn, result, language)]
@@ -365,6 +464,13 @@ class DialogueEngine:
             (Button(self._content.topics[i].question.get(language), payloads.encode("ask", i)),)
             for i in candidates
         ]
+        unsure = int((turn.user.state_data or {}).get("unsure", 0)) + 1
+        turn.user.state_data = {"unsure": unsure}
+        counsellor = self._content.menu_actions.get("talk_to_counsellor")
+        if unsure >= UNSURE_BEFORE_OFFER and counsellor is not None:  # a human may help more
+            rows.append(
+                (Button(counsellor.get(language), payloads.encode("ask", "talk_to_counsellor")),)
+            )
         rows.append((self._menu_button(language),))
         body = self._render.ui("did_you_mean", language)
         return Reply(self._message(turn, body), tuple(rows))
@@ -375,6 +481,8 @@ class DialogueEngine:
         self, turn: Turn, intent: str, language: str | None = None
     ) -> list[Reply]:
         language = language or turn.language
+        if intent == "talk_to_counsellor":
+            return await self._request_counsellor(turn, language)
         if intent == "find_service":
             turn.user.state = "referral_service"
             return [self._referral.ask_service(turn.inbound.format, language)]

@@ -32,6 +32,7 @@ class Inbound:
     command: str = ""
     latitude: float | None = None
     longitude: float | None = None
+    address: str = ""  # "telegram:<chat id>": where the bot can write back; sealed, never logged
 
     @property
     def format(self) -> Format:
@@ -55,3 +56,4 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     delete_message_ids: tuple[int, ...] = ()  # quick exit: channel messages to delete first
     request_location: str = ""  # label of a "share my location" button, where the channel has one
+    to: str = ""  # another chat ("telegram:<chat id>"): a relay or an alert; empty = this chat

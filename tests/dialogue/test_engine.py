@@ -506,6 +506,9 @@ async def test_the_engine_answers_every_intent_in_both_languages(
         if intent == "find_service":  # asks which service (tests/dialogue/test_referral.py)
             assert "svc:hiv_testing" in payloads(answered[intent])
             continue
+        if intent == "talk_to_counsellor":  # opens a case (tests/dialogue/test_counsellor.py)
+            assert "1190" in plain(answered[intent])
+            continue
         assert plain(answered[intent]).startswith(plain(Reply(item.answer.get(language)))[:20]), (
             intent
         )

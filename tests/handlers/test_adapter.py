@@ -197,3 +197,41 @@ async def test_where_asks_with_a_share_location_keyboard_and_a_pin_gets_faciliti
     assert "km away" in results["text"] and "openstreetmap.org" in results["text"]
     data = [b["callback_data"] for row in results["reply_markup"]["inline_keyboard"] for b in row]
     assert "near:hiv_testing:-0.527,34.457,5" in data
+
+
+async def test_the_alert_timer_reaches_counsellors_about_waiting_cases(
+    app: tuple[Application, RecordingRequest],  # type: ignore[type-arg]
+    sessions: Any,
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.app import _alert_loop
+    from bot.cases.repository import add_counsellor, open_case, set_duty
+    from bot.db.models import CaseDB, utcnow
+    from bot.db.repository import get_or_create_user
+
+    application, request = app
+    async with sessions() as session, session.begin():
+        counsellor = await add_counsellor(session=session, telegram_id=900001, name="Asha")
+        await set_duty(session=session, counsellor_id=counsellor.id, on_duty=True)
+        user = await get_or_create_user(session=session, user_id="e" * 64, channel="telegram")
+        await open_case(
+            session=session,
+            user_id=user.id,
+            channel="telegram",
+            language="en",
+            source="request",
+            priority="normal",
+        )
+        await session.execute(update(CaseDB).values(alerted_at=utcnow() - timedelta(hours=1)))
+    timer = asyncio.create_task(_alert_loop(application, 0.01))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if request.sent():
+            break
+    timer.cancel()
+    [alert] = request.sent()
+    assert int(alert["chat_id"]) == 900001 and "Case 1" in alert["text"]

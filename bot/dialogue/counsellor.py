@@ -1,0 +1,331 @@
+"""Cases: a young person asks for a human; a counsellor takes the case and talks through the bot.
+
+Both sides stay anonymous: counsellors see case numbers, young people see "Counsellor". The young
+person's channel address is sealed (encrypted) in the case while it is open, so the bot can
+write to them; it is forgotten once they have rated the chat. Everything lives in the database:
+a restart loses no case, claim, message or timer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases import repository as cases
+from bot.cases.seal import seal, unseal
+from bot.content.render import Format, Renderer
+from bot.db.models import CaseDB, CounsellorDB, MessageDB, UserDB, utcnow
+from bot.dialogue import payloads
+from bot.dialogue.messages import Button, Reply
+
+log = logging.getLogger(__name__)
+
+NAIROBI = timezone(timedelta(hours=3))
+COUNSELLOR_COMMANDS = frozenset({"duty", "queue", "next", "take", "note", "transfer", "close"})
+RATINGS = ("1", "2", "3", "4", "5")
+STATE_WAITING = "waiting_counsellor"
+STATE_WITH = "with_counsellor"
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """What the desk needs from the settings."""
+
+    secret: str
+    hours: tuple[time, time]
+    realert_after: timedelta
+
+
+class Desk:
+    """Builds every case reply for both sides; holds no per-user state."""
+
+    def __init__(
+        self, settings: DeskSettings, renderer: Renderer, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._settings = settings
+        self._render = renderer
+        self._clock = clock
+
+    # the young person's side --------------------------------------------------------------
+
+    async def request(
+        self,
+        *,
+        session: AsyncSession,
+        user: UserDB,
+        channel: str,
+        address: str,
+        language: str,
+        fmt: Format,
+        source: str = "request",
+        priority: str = "normal",
+        topic: str | None = None,
+        category: str | None = None,
+        matched: str | None = None,
+    ) -> tuple[str, list[Reply]]:
+        """Open (or reuse) the user's case; return their line and alerts for counsellors."""
+        case, created = await cases.open_case(
+            session=session,
+            user_id=user.id,
+            channel=channel,
+            language=language,
+            source=source,
+            priority=priority,
+            topic=topic,
+            category=category,
+            matched=matched,
+            route=seal(self._settings.secret, address) if address else None,
+        )
+        if case.status == "waiting" and user.state != STATE_WITH:
+            user.state = STATE_WAITING
+        alerts = await self._alerts(session, [case]) if created or source == "crisis" else []
+        position = await cases.queue_position(session=session, case=case)
+        values = {"position": position, "hours": self._hours_text()}
+        if source == "crisis":
+            return "", alerts
+        if not created:
+            return self._render.ui("case_already_waiting", language, **values), alerts
+        on_duty = await cases.counsellors_on_duty(session=session)
+        key = "case_waiting" if on_duty and self._in_hours(self._clock()) else "case_closed_hours"
+        return self._render.ui(key, language, **values), alerts
+
+    async def relay_from_young(
+        self, *, session: AsyncSession, user: UserDB, text: str, crisis: str | None = None
+    ) -> list[Reply]:
+        """The young person wrote during an active case: pass it to their counsellor."""
+        case = await cases.active_case_of_user(session=session, user_id=user.id)
+        if case is None or case.counsellor_id is None:
+            return []
+        counsellor = await session.get(CounsellorDB, case.counsellor_id)
+        if counsellor is None:
+            return []
+        await cases.add_transcript(session=session, case_id=case.id, sender="young", text=text)
+        flag = f"🚨 CRISIS ({crisis}) — " if crisis else ""
+        body = f"{flag}Case {case.id}: {text}"
+        return [Reply(self._render.message("html", body), to=_telegram(counsellor.telegram_id))]
+
+    async def rate(
+        self, *, session: AsyncSession, user: UserDB, case_arg: str, rating: str, language: str
+    ) -> Reply | None:
+        """A rating button; None when it is stale or forged."""
+        if not case_arg.isdigit() or rating not in RATINGS:
+            return None
+        rated = await cases.rate_case(
+            session=session, case_id=int(case_arg), user_id=user.id, rating=int(rating)
+        )
+        if not rated:
+            return None
+        return Reply(self._render.message("html", self._render.ui("case_rated", language)))
+
+    # the counsellor's side ----------------------------------------------------------------
+
+    async def counsellor_turn(
+        self,
+        *,
+        session: AsyncSession,
+        counsellor: CounsellorDB,
+        command: str,
+        argument: str,
+        text: str,
+    ) -> list[Reply]:
+        """A registered counsellor's command or message (always English: staff console)."""
+        if command == "duty":
+            on = argument.strip().lower() != "off"
+            await cases.set_duty(session=session, counsellor_id=counsellor.id, on_duty=on)
+            waiting = len(await cases.waiting_cases(session=session))
+            state = "on" if on else "off"
+            return [_staff(f"You are {state} duty. Waiting cases: {waiting}. /queue lists them.")]
+        if command == "queue":
+            return [await self._queue(session)]
+        if command in ("next", "take"):
+            return await self._claim(session, counsellor, command, argument)
+        active = await cases.active_case_of_counsellor(session=session, counsellor_id=counsellor.id)
+        if active is None:
+            return [_staff("You have no active case. /queue lists waiting cases; /next takes one.")]
+        if command == "note":
+            if not argument.strip():
+                return [_staff("Write the note after the command: /note TEXT")]
+            await cases.add_note(
+                session=session, case_id=active.id, counsellor_id=counsellor.id, text=argument
+            )
+            return [_staff(f"Note added to case {active.id}.")]
+        if command == "transfer":
+            return await self._transfer(session, counsellor, active)
+        if command == "close":
+            return await self._close(session, counsellor, active, argument)
+        if command:
+            return [
+                _staff("Commands: /duty on|off, /queue, /next, /take N, /note, /transfer, /close")
+            ]
+        return await self._relay_to_young(session, active, text)
+
+    async def _queue(self, session: AsyncSession) -> Reply:
+        waiting = await cases.waiting_cases(session=session)
+        if not waiting:
+            return _staff("No one is waiting.")
+        cards = [await self._card(session, case) for case in waiting[:10]]
+        more = f"\n\n… and {len(waiting) - 10} more." if len(waiting) > 10 else ""
+        return _staff("\n\n".join(cards) + more + "\n\n/next takes the most urgent.")
+
+    async def _claim(
+        self, session: AsyncSession, counsellor: CounsellorDB, command: str, argument: str
+    ) -> list[Reply]:
+        if command == "take":
+            if not argument.strip().isdigit():
+                return [_staff("Which case? /take N (see /queue)")]
+            case = await cases.claim(
+                session=session, case_id=int(argument), counsellor_id=counsellor.id
+            )
+        else:
+            case = await cases.claim_next(session=session, counsellor_id=counsellor.id)
+        if case is None:
+            active = await cases.active_case_of_counsellor(
+                session=session, counsellor_id=counsellor.id
+            )
+            if active is not None:
+                return [_staff(f"Close or /transfer case {active.id} first.")]
+            return [_staff("No waiting case to take (someone else may have taken it).")]
+        young = await session.get(UserDB, case.user_id)
+        if young is not None:
+            young.state = STATE_WITH
+        card = await self._card(session, case)
+        replies = [
+            _staff(f"You have case {case.id}. Everything you write now goes to them.\n\n{card}")
+        ]
+        notice = self._to_young(case, "case_connected")
+        return replies + ([notice] if notice else [])
+
+    async def _relay_to_young(self, session: AsyncSession, case: CaseDB, text: str) -> list[Reply]:
+        address = unseal(self._settings.secret, case.route or "")
+        if address is None:
+            return [_staff(f"Case {case.id}: the young person can no longer be reached.")]
+        await cases.add_transcript(session=session, case_id=case.id, sender="counsellor", text=text)
+        label = self._render.ui("case_from_counsellor", case.language)
+        return [Reply(self._render.message("html", text, title=label), to=address)]
+
+    async def _transfer(
+        self, session: AsyncSession, counsellor: CounsellorDB, case: CaseDB
+    ) -> list[Reply]:
+        if not await cases.transfer(session=session, case_id=case.id, counsellor_id=counsellor.id):
+            return [_staff("That case is not yours to transfer.")]
+        young = await session.get(UserDB, case.user_id)
+        if young is not None:
+            young.state = STATE_WAITING
+        position = await cases.queue_position(session=session, case=case)
+        notice = self._to_young(case, "case_transferred", position=position)
+        alerts = await self._alerts(session, [case], exclude=counsellor.id)
+        return [
+            _staff(f"Case {case.id} is back in the queue."),
+            *([notice] if notice else []),
+            *alerts,
+        ]
+
+    async def _close(
+        self, session: AsyncSession, counsellor: CounsellorDB, case: CaseDB, resolution: str
+    ) -> list[Reply]:
+        if not resolution.strip():
+            return [_staff("Say how it ended: /close RESOLUTION")]
+        closed = await cases.close_case(
+            session=session, case_id=case.id, counsellor_id=counsellor.id, resolution=resolution
+        )
+        if closed is None:
+            return [_staff("That case is not yours to close.")]
+        young = await session.get(UserDB, case.user_id)
+        if young is not None:
+            young.state = "idle"
+        replies = [_staff(f"Case {case.id} closed. Thank you.")]
+        address = unseal(self._settings.secret, case.route or "")
+        if address is not None:
+            rows = (tuple(Button(r, payloads.encode("rate", str(case.id), r)) for r in RATINGS),)
+            body = self._render.ui("case_closed_rate", case.language)
+            replies.append(Reply(self._render.message("html", body), rows, to=address))
+        return replies
+
+    # alerts -------------------------------------------------------------------------------
+
+    async def due_alerts(self, session: AsyncSession) -> list[Reply]:
+        """Cases nobody has taken: alert on-duty counsellors again, and update the young person."""
+        due = await cases.cases_to_alert(
+            session=session, now=utcnow(), realert_after=self._settings.realert_after
+        )
+        again = {case.id for case in due if case.alerted_at is not None}
+        if not await cases.counsellors_on_duty(session=session):
+            return []  # kept for when someone comes on duty
+        replies = await self._alerts(session, due)
+        for case in due:
+            if case.id not in again:
+                continue  # a first alert (someone just came on duty) needs no apology
+            position = await cases.queue_position(session=session, case=case)
+            notice = self._to_young(case, "case_still_waiting", position=position)
+            if notice:
+                replies.append(notice)
+        return replies
+
+    async def _alerts(
+        self, session: AsyncSession, due: Sequence[CaseDB], exclude: int | None = None
+    ) -> list[Reply]:
+        on_duty = [c for c in await cases.counsellors_on_duty(session=session) if c.id != exclude]
+        if not due or not on_duty:
+            return []
+        replies = []
+        for case in due:
+            card = await self._card(session, case)
+            head = "🚨 URGENT case waiting" if case.priority == "urgent" else "A case is waiting"
+            body = f"{head}\n\n{card}\n\n/take {case.id} or /next"
+            replies += [
+                Reply(self._render.message("html", body), to=_telegram(c.telegram_id))
+                for c in on_duty
+            ]
+        await cases.mark_alerted(session=session, case_ids=[c.id for c in due], now=utcnow())
+        return replies
+
+    async def _card(self, session: AsyncSession, case: CaseDB) -> str:
+        """The context card: what a counsellor needs before answering, and no identity."""
+        waited = max(0, int((utcnow() - _aware(case.opened_at)).total_seconds() // 60))
+        answered = await session.scalars(
+            select(MessageDB.intent)
+            .where(MessageDB.user_id == case.user_id, MessageDB.direction == "out")
+            .order_by(MessageDB.id.desc())
+            .limit(5)
+        )
+        given = ", ".join(dict.fromkeys(i for i in answered if i)) or "none"
+        lines = [
+            f"Case {case.id} · {case.priority} · waiting {waited} min",
+            f"language {case.language}; topic {case.topic or '-'}; crisis {case.category or '-'}",
+            f"bot already answered: {given}",
+        ]
+        return "\n".join(lines)
+
+    def _to_young(self, case: CaseDB, key: str, **values: object) -> Reply | None:
+        address = unseal(self._settings.secret, case.route or "")
+        if address is None:
+            return None
+        body = self._render.ui(key, case.language, **values)
+        return Reply(self._render.message("html", body), to=address)
+
+    def _in_hours(self, now: datetime) -> bool:
+        start, end = self._settings.hours
+        local = now.astimezone(NAIROBI).time()
+        return start <= local < end
+
+    def _hours_text(self) -> str:
+        start, end = self._settings.hours
+        return f"{start:%H:%M}-" + ("24:00" if end == time.max else f"{end:%H:%M}")
+
+
+def _staff(text: str) -> Reply:
+    """A line for a counsellor (plain text, escaped by the channel adapter's HTML mode)."""
+    return Reply(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _telegram(telegram_id: int) -> str:
+    return f"telegram:{telegram_id}"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
