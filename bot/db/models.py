@@ -106,13 +106,22 @@ class CaseDB(Base):
 
 
 class CounsellorDB(Base):
-    """A member of staff who takes cases on Telegram; young people never see who they are."""
+    """A member of staff who takes cases on Telegram, on the web console or both.
+
+    Young people never see who they are.
+    """
 
     __tablename__ = "counsellors"
-    __table_args__ = (UniqueConstraint("telegram_id", name="uq_counsellors_telegram_id"),)
+    __table_args__ = (
+        UniqueConstraint("telegram_id", name="uq_counsellors_telegram_id"),
+        UniqueConstraint("web_user_id", name="uq_counsellors_web_user_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    web_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("web_users.id", ondelete="CASCADE", name="fk_counsellors_web_user_id")
+    )
     name: Mapped[str] = mapped_column(String(80))
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -153,3 +162,35 @@ class ChannelMessageDB(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebUserDB(Base):
+    """A member of staff who signs in to the web console (never a young person)."""
+
+    __tablename__ = "web_users"
+    __table_args__ = (UniqueConstraint("username", name="uq_web_users_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters
+    role: Mapped[str] = mapped_column(String(16))  # counsellor, editor, reviewer, admin
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # in a row, reset on lock
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditDB(Base):
+    """Who did what to which case, content item or account, and when.
+
+    `detail` never holds a young person's words or ids.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # a web username, "telegram counsellor N", "cli"
+    action: Mapped[str] = mapped_column(String(64))  # e.g. user.add, case.claim, content.publish
+    target: Mapped[str] = mapped_column(String(128))  # e.g. "user amina", "case 12"
+    detail: Mapped[str] = mapped_column(String(500), default="")

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.migrate import current_revision, downgrade, upgrade
 from bot.db.models import Base
@@ -24,6 +25,8 @@ TABLES = {
     "counsellors",
     "case_notes",
     "case_messages",
+    "web_users",
+    "audit_log",
     "alembic_version",
 }
 
@@ -53,7 +56,7 @@ async def _model_diff(url: str) -> list[object]:
 async def _round_trip(url: str) -> None:
     assert await current_revision(url) is None
     await upgrade(url)
-    assert await current_revision(url) == "0003"
+    assert await current_revision(url) == "0004"
     assert await _tables(url) == TABLES
     assert await _model_diff(url) == [], "the migration and the models disagree"
     await upgrade(url)  # idempotent
@@ -132,3 +135,95 @@ async def test_sqlite_cases_survive_the_0003_rebuild(tmp_path: Path) -> None:
 @pytest.mark.postgres
 async def test_postgres_cases_survive_0003(postgres_url: str) -> None:
     await _cases_survive_0003(postgres_url)
+
+
+async def _counsellors_survive_0004(url: str) -> None:
+    """0004 rebuilds `counsellors` on SQLite: cases and notes keep their counsellor, both ways."""
+    await upgrade(url, "0003")
+    engine = create_engine(url)
+    now = {"now": datetime.now(UTC)}
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, channel, state, state_data, created_at, last_seen_at)"
+                    " VALUES ('u', 'telegram', 'idle', '{}', :now, :now)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO counsellors (telegram_id, name, on_duty, created_at)"
+                    " VALUES (5000000000, 'A', true, :now)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO cases (user_id, channel, language, source, priority, status,"
+                    " opened_at, counsellor_id) VALUES ('u', 'telegram', 'en', 'request',"
+                    " 'normal', 'active', :now, 1)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO case_notes (case_id, counsellor_id, text, created_at)"
+                    " VALUES (1, 1, 'called back', :now)"
+                ),
+                now,
+            )
+        await engine.dispose()
+        await upgrade(url)
+        async with engine.begin() as conn:
+            assert await _links(conn) == (1, 1), "the rebuild kept the case's counsellor"
+            await conn.execute(
+                text(
+                    "INSERT INTO web_users (username, password_hash, role, failed_logins,"
+                    " created_at) VALUES ('bea', 'x', 'counsellor', 0, :now)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO counsellors (web_user_id, name, on_duty, created_at)"
+                    " VALUES (1, 'bea', false, :now)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO cases (user_id, channel, language, source, priority, status,"
+                    " opened_at, counsellor_id) VALUES ('u', 'telegram', 'en', 'request',"
+                    " 'normal', 'active', :now, 2)"
+                ),
+                now,
+            )
+        await engine.dispose()
+        await downgrade(url, "0003")
+        async with engine.begin() as conn:
+            assert await _links(conn) == (1, 1)
+            rows = (await conn.execute(text("SELECT * FROM cases ORDER BY id"))).mappings().all()
+            assert [(r["status"], r["counsellor_id"]) for r in rows] == [
+                ("active", 1),
+                ("waiting", None),
+            ], "the web-only counsellor's case went back to the queue"
+            names = (await conn.execute(text("SELECT name FROM counsellors"))).scalars().all()
+            assert names == ["A"]
+    finally:
+        await engine.dispose()
+
+
+async def _links(conn: AsyncConnection) -> tuple[int | None, int | None]:
+    case = await conn.scalar(text("SELECT counsellor_id FROM cases WHERE id = 1"))
+    note = await conn.scalar(text("SELECT counsellor_id FROM case_notes WHERE id = 1"))
+    return case, note
+
+
+async def test_sqlite_counsellors_survive_the_0004_rebuild(tmp_path: Path) -> None:
+    await _counsellors_survive_0004(f"sqlite:///{tmp_path / 'healthbot.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_counsellors_survive_0004(postgres_url: str) -> None:
+    await _counsellors_survive_0004(postgres_url)

@@ -1,0 +1,1 @@
+"""The web console for staff and, later, the web chat for young people."""
