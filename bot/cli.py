@@ -239,6 +239,18 @@ def cmd_services_import(_settings: Settings | None, args: argparse.Namespace) ->
     return 0
 
 
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve the web console with uvicorn (migrates the database first)."""
+    import uvicorn
+
+    from bot.web.serve import build_console
+
+    app = asyncio.run(build_console(settings))
+    print(f"healthbot console at http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
 def cmd_content_validate(_settings: Settings | None, args: argparse.Namespace) -> int:
     """Check content and its consistency with the training data."""
     from bot.content.validate import validate
@@ -278,7 +290,7 @@ def cmd_counsellors_list(settings: Settings, _args: argparse.Namespace) -> int:
     async def listing(session: AsyncSession) -> str:
         rows = await cases.list_counsellors(session=session)
         lines = [
-            f"{c.id}\t{c.telegram_id}\t{c.name}\t{'on duty' if c.on_duty else 'off duty'}"
+            f"{c.id}\t{c.telegram_id or '-'}\t{c.name}\t{'on duty' if c.on_duty else 'off duty'}"
             for c in rows
         ]
         return "\n".join(lines) or "(no counsellors)"
@@ -299,6 +311,89 @@ def cmd_counsellors_remove(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(f"no counsellor with telegram id {args.telegram_id}", file=sys.stderr)
     return 1
+
+
+def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a web console account, or give one a new password and role."""
+    from bot.web import accounts
+
+    try:
+        password = _read_password()
+        accounts.validate_user(username=args.username, password=password, role=args.role)
+    except ValueError as exc:
+        print(f"healthbot: {exc}", file=sys.stderr)
+        return 2
+
+    async def add(session: AsyncSession) -> str:
+        known = await accounts.user_by_name(session=session, username=args.username)
+        user = await accounts.add_user(
+            session=session, username=args.username, password=password, role=args.role
+        )
+        verb = "added" if known is None else "updated"
+        await accounts.audit(
+            session=session,
+            actor="cli",
+            action="user.add" if known is None else "user.update",
+            target=f"user {user.username}",
+            detail=f"role {user.role}",
+        )
+        counsellor = await accounts.counsellor_of(session=session, user_id=user.id)
+        linked = f", counsellor {counsellor.id}" if user.role == "counsellor" and counsellor else ""
+        return f"user {user.username} {verb}: {user.role}{linked}"
+
+    print(_in_session(settings, add))
+    return 0
+
+
+def cmd_users_list(settings: Settings, _args: argparse.Namespace) -> int:
+    """Print one line per web account: id, username, role, last login (and a lock)."""
+    from bot.db.models import utcnow
+    from bot.web import accounts
+
+    async def listing(session: AsyncSession) -> str:
+        now = utcnow()
+        lines = []
+        for user in await accounts.list_users(session=session):
+            seen = f"{user.last_login_at:%Y-%m-%d %H:%M} UTC" if user.last_login_at else "never"
+            state = f"last login {seen}"
+            if user.locked_until and accounts.is_locked(user, now=now):
+                state += f", locked until {user.locked_until:%H:%M} UTC"
+            lines.append(f"{user.id}\t{user.username}\t{user.role}\t{state}")
+        return "\n".join(lines) or "(no users)"
+
+    print(_in_session(settings, listing))
+    return 0
+
+
+def cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete a web account; a counsellor's active case goes back to the queue."""
+    from bot.web import accounts
+
+    async def remove(session: AsyncSession) -> bool:
+        removed = await accounts.remove_user(session=session, username=args.username)
+        if removed:
+            await accounts.audit(
+                session=session, actor="cli", action="user.remove", target=f"user {args.username}"
+            )
+        return removed
+
+    if _in_session(settings, remove):
+        print(f"user {args.username} removed")
+        return 0
+    print(f"no user {args.username}", file=sys.stderr)
+    return 1
+
+
+def _read_password() -> str:
+    """Ask twice on a terminal; otherwise take the first line of standard input."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise ValueError("The two passwords differ.")
+    return password
 
 
 def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -426,7 +521,33 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     remove.add_argument("--telegram-id", type=_telegram_id, required=True, help="Telegram user id")
     remove.set_defaults(handler=cmd_counsellors_remove)
+    _add_users_parser(sub)
+
+    web = sub.add_parser("web", help="serve the web console (counsellors' inbox)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    web.set_defaults(handler=cmd_web)
     return parser
+
+
+def _add_users_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`healthbot users add|list|remove`: accounts of the web console."""
+    from bot.web.accounts import ROLES
+
+    users = sub.add_parser("users", help="accounts of the web console")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_sub.add_parser(
+        "add", help="create an account (again: new password and role); password on stdin or asked"
+    )
+    add.add_argument("--username", required=True, help="3-64 of a-z 0-9 _ . -")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.set_defaults(handler=cmd_users_add)
+    users_sub.add_parser(
+        "list", help="print id, username, role and last login, one account a line"
+    ).set_defaults(handler=cmd_users_list)
+    remove = users_sub.add_parser("remove", help="delete an account")
+    remove.add_argument("--username", required=True)
+    remove.set_defaults(handler=cmd_users_remove)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

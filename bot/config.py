@@ -39,6 +39,7 @@ class Settings:
     log_level: str = "INFO"
     counsellor_hours: tuple[time, time] = DEFAULT_COUNSELLOR_HOURS  # Nairobi time
     case_realert_minutes: int = 5
+    web_secure_cookies: bool = False  # true behind HTTPS: the console's cookie is Secure
 
     def with_backend(self, backend: NluBackend) -> Settings:
         """A copy with another NLU backend."""
@@ -105,6 +106,9 @@ def load_settings(
     if not isinstance(logging.getLevelName(log_level), int):
         raise ConfigError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
+    secure = (get("WEB_SECURE_COOKIES") or "false").lower()
+    if secure not in ("true", "false"):
+        raise ConfigError("WEB_SECURE_COOKIES must be `true` (behind HTTPS) or `false`.")
     hours = _hours(get("COUNSELLOR_HOURS") or "08:00-20:00")
     realert = get("CASE_REALERT_MINUTES") or "5"
     if not realert.isdigit() or not 1 <= int(realert) <= 1440:
@@ -120,6 +124,7 @@ def load_settings(
         log_level=log_level,
         counsellor_hours=hours,
         case_realert_minutes=int(realert),
+        web_secure_cookies=secure == "true",
     )
 
 

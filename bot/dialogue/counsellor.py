@@ -96,16 +96,23 @@ class Desk:
 
     async def relay_from_young(
         self, *, session: AsyncSession, user: UserDB, text: str, crisis: str | None = None
-    ) -> list[Reply]:
-        """The young person wrote during an active case: pass it to their counsellor."""
+    ) -> list[Reply] | None:
+        """The young person wrote during an active case: keep it and pass it to their counsellor.
+
+        None when there is no active case; no reply when the counsellor reads on the web.
+        """
         case = await cases.active_case_of_user(session=session, user_id=user.id)
         if case is None or case.counsellor_id is None:
-            return []
+            return None
         counsellor = await session.get(CounsellorDB, case.counsellor_id)
         if counsellor is None:
-            return []
-        await cases.add_transcript(session=session, case_id=case.id, sender="young", text=text)
+            return None
         flag = f"🚨 CRISIS ({crisis}) — " if crisis else ""
+        await cases.add_transcript(
+            session=session, case_id=case.id, sender="young", text=flag + text
+        )
+        if counsellor.telegram_id is None:
+            return []  # the web inbox shows the transcript
         body = f"{flag}Case {case.id}: {text}"
         return [Reply(self._render.message("html", body), to=_telegram(counsellor.telegram_id))]
 
@@ -168,7 +175,7 @@ class Desk:
         waiting = await cases.waiting_cases(session=session)
         if not waiting:
             return _staff("No one is waiting.")
-        cards = [await self._card(session, case) for case in waiting[:10]]
+        cards = [await self.card(session, case) for case in waiting[:10]]
         more = f"\n\n… and {len(waiting) - 10} more." if len(waiting) > 10 else ""
         return _staff("\n\n".join(cards) + more + "\n\n/next takes the most urgent.")
 
@@ -193,7 +200,7 @@ class Desk:
         young = await session.get(UserDB, case.user_id)
         if young is not None:
             young.state = STATE_WITH
-        card = await self._card(session, case)
+        card = await self.card(session, case)
         replies = [
             _staff(f"You have case {case.id}. Everything you write now goes to them.\n\n{card}")
         ]
@@ -274,17 +281,18 @@ class Desk:
             return []
         replies = []
         for case in due:
-            card = await self._card(session, case)
+            card = await self.card(session, case)
             head = "🚨 URGENT case waiting" if case.priority == "urgent" else "A case is waiting"
             body = f"{head}\n\n{card}\n\n/take {case.id} or /next"
             replies += [
                 Reply(self._render.message("html", body), to=_telegram(c.telegram_id))
                 for c in on_duty
+                if c.telegram_id is not None  # web counsellors see the queue in the inbox
             ]
         await cases.mark_alerted(session=session, case_ids=[c.id for c in due], now=utcnow())
         return replies
 
-    async def _card(self, session: AsyncSession, case: CaseDB) -> str:
+    async def card(self, session: AsyncSession, case: CaseDB) -> str:
         """The context card: what a counsellor needs before answering, and no identity."""
         waited = max(0, int((utcnow() - _aware(case.opened_at)).total_seconds() // 60))
         answered = await session.scalars(

@@ -228,9 +228,10 @@ class DialogueEngine:
             matched=crisis.matched,
         )
         if talking:
-            return await self._desk.relay_from_young(
+            relayed = await self._desk.relay_from_young(
                 session=turn.session, user=turn.user, text=turn.inbound.text, crisis=crisis.category
             )
+            return relayed or []
         turn.user.state = "crisis"
         return alerts
 
@@ -283,7 +284,7 @@ class DialogueEngine:
                 relayed = await self._desk.relay_from_young(
                     session=turn.session, user=turn.user, text=text
                 )
-                if relayed:
+                if relayed is not None:
                     return relayed
                 turn.user.state = "idle"
             return await self._text(turn)

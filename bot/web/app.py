@@ -1,0 +1,111 @@
+"""`healthbot web`: the console for counsellors (and, next, editors and reviewers).
+
+A Starlette application with Jinja2 templates (autoescaped) and a little JavaScript; sessions in a
+signed, HttpOnly, SameSite=strict cookie; a CSRF token on every form; logins throttled in the
+database; every case action written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+from telegram import Bot
+
+from bot.db.models import utcnow
+from bot.dialogue.counsellor import Desk
+from bot.dialogue.messages import Reply
+from bot.web.accounts import audit, authenticate
+from bot.web.inbox import InboxDeps, inbox_routes
+from bot.web.security import check_csrf, csrf_token, login, logout, session_middleware
+from handlers.messages import deliver
+
+TEMPLATES = Path(__file__).parent / "templates"
+HOME = {"counsellor": "/inbox", "admin": "/inbox", "editor": "/inbox", "reviewer": "/inbox"}
+
+
+def build_web_app(
+    *,
+    secret: str,
+    sessions: async_sessionmaker[AsyncSession],
+    desk: Desk,
+    bot: Bot | None,
+    https_only: bool = False,
+) -> Starlette:
+    """The console. `bot` delivers counsellors' replies to Telegram (None: not delivered)."""
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    async def send(reply: Reply) -> None:
+        if bot is not None:
+            await deliver(bot, reply)
+
+    async def home(request: Request) -> Response:
+        role = request.session.get("role")
+        return RedirectResponse(HOME.get(str(role), "/login"), status_code=303)
+
+    async def login_page(request: Request) -> Response:
+        return _login_form(templates, request)
+
+    async def login_submit(request: Request) -> Response:
+        await check_csrf(request)
+        form = await request.form()
+        username = str(form.get("username", ""))[:64]
+        async with sessions() as session, session.begin():
+            user = await authenticate(
+                session=session,
+                username=username,
+                password=str(form.get("password", "")),
+                now=utcnow(),
+            )
+            outcome = "login" if user is not None else "login.failed"
+            await audit(session=session, actor=username or "-", action=outcome, target="console")
+        if user is None:
+            return _login_form(
+                templates,
+                request,
+                "Wrong username or password, or locked: wait 15 minutes after 5 failures.",
+                401,
+            )
+        login(request, user)
+        return RedirectResponse(HOME.get(user.role, "/inbox"), status_code=303)
+
+    async def logout_submit(request: Request) -> Response:
+        await check_csrf(request)
+        logout(request)
+        return RedirectResponse("/login", status_code=303)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if bot is None:
+            yield
+            return
+        async with bot:
+            yield
+
+    deps = InboxDeps(sessions, desk, templates, send)
+    routes = [
+        Route("/", home),
+        Route("/login", login_page),
+        Route("/login", login_submit, methods=["POST"]),
+        Route("/logout", logout_submit, methods=["POST"]),
+        *inbox_routes(deps),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[session_middleware(secret, https_only=https_only)],
+        lifespan=lifespan,
+    )
+
+
+def _login_form(
+    templates: Jinja2Templates, request: Request, error: str = "", status: int = 200
+) -> Response:
+    context = {"csrf": csrf_token(request), "error": error, "username": "", "flash": ""}
+    return templates.TemplateResponse(request, "login.html", context, status_code=status)

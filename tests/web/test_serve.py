@@ -1,0 +1,58 @@
+"""`healthbot web` serves the console over real HTTP (uvicorn), on the port it prints."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_healthbot_web_serves_the_login_page(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "HEALTHBOT_SECRET": "web-secret-0123456789abcdef",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'h.db'}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "web", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        response = None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert response is not None and response.status_code == 200
+        assert 'name="csrf_token"' in response.text
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert httpx.get(f"http://127.0.0.1:{port}/inbox", timeout=2).status_code == 303
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert f"healthbot console at http://127.0.0.1:{port}/" in output
