@@ -1,4 +1,4 @@
-# make run  — set everything up and start the bot (Telegram if TELEGRAM_BOT_TOKEN is set, else a terminal chat)
+# make run  — set everything up, start the web console (http://127.0.0.1:8000) and the bot (Telegram if TELEGRAM_BOT_TOKEN is set, else a terminal chat)
 # make test — set up the same way and run every check: content, ruff, mypy, pytest
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup install env db nlu rasa rasa-model rasa-serve lint typecheck check-content \
 	pytest bench clean
 
+# The web console runs beside the bot (http://127.0.0.1:8000) and stops with it.
 run: setup
+	@$(BIN)/healthbot web & web=$$!; trap 'kill $$web 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/healthbot start
 
 test: setup rasa-model check-content lint typecheck pytest

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.web.accounts import verify_password
-from tests.test_cli_counsellors import healthbot
+from tests.test_cli import healthbot
 
 PASSWORD = "correct horse battery"
 
