@@ -22,9 +22,9 @@ from telegram import Bot
 from bot.db.models import utcnow
 from bot.dialogue.counsellor import Desk
 from bot.dialogue.messages import Reply
-from bot.web.accounts import audit, authenticate
+from bot.web.accounts import audit, authenticate, recent_audit, user_by_id
 from bot.web.inbox import InboxDeps, inbox_routes
-from bot.web.security import check_csrf, csrf_token, login, logout, session_middleware
+from bot.web.security import check_csrf, csrf_token, login, logout, require, session_middleware
 from handlers.messages import deliver
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -76,6 +76,23 @@ def build_web_app(
         login(request, user)
         return RedirectResponse(HOME.get(user.role, "/inbox"), status_code=303)
 
+    async def audit_page(request: Request) -> Response:
+        user_id = require(request, "admin")
+        async with sessions() as session:
+            user = await user_by_id(session=session, user_id=user_id)
+            if user is None or user.role != "admin":
+                logout(request)
+                return RedirectResponse("/login", status_code=303)
+            rows = await recent_audit(session=session, limit=200)
+        context = {
+            "rows": rows,
+            "csrf": csrf_token(request),
+            "username": user.username,
+            "role": user.role,
+            "flash": "",
+        }
+        return templates.TemplateResponse(request, "audit.html", context)
+
     async def logout_submit(request: Request) -> Response:
         await check_csrf(request)
         logout(request)
@@ -95,6 +112,7 @@ def build_web_app(
         Route("/login", login_page),
         Route("/login", login_submit, methods=["POST"]),
         Route("/logout", logout_submit, methods=["POST"]),
+        Route("/audit", audit_page),
         *inbox_routes(deps),
     ]
     return Starlette(

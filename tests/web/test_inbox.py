@@ -29,7 +29,7 @@ from tests.fakes.request import RecordingRequest
 PASSWORD = "correct horse battery"
 YOUNG = "telegram:555000111"
 ROLES = ("counsellor", "editor", "reviewer", "admin")
-PAGES = ("/inbox", "/cases/1", "/cases/1/messages")
+PAGES = ("/inbox", "/cases/1", "/cases/1/messages", "/audit")
 
 
 @pytest.fixture
@@ -91,6 +91,8 @@ async def test_every_role_on_every_page(
     response = await console.get(page)
     if role is None:
         assert response.status_code == 303 and response.headers["location"] == "/login"
+    elif page == "/audit":
+        assert response.status_code == (200 if role == "admin" else 403)
     elif role in ("counsellor", "admin"):
         assert response.status_code == 200, response.text[:200]
     else:
@@ -198,3 +200,11 @@ async def test_an_account_removed_after_login_is_signed_out_at_once(
         assert await remove_user(session=session, username="counsellor")
     response = await console.get("/inbox")
     assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+async def test_the_audit_page_shows_who_did_what(console: httpx.AsyncClient) -> None:
+    await log_in(console, "counsellor", "a wrong password")
+    await log_in(console, "admin")
+    page = await console.get("/audit")
+    assert page.status_code == 200
+    assert "login.failed" in page.text and ">admin<" in page.text
