@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup install env db nlu rasa rasa-model rasa-serve lint typecheck check-content \
+.PHONY: run test setup install env db nlu rasa rasa-model rasa-serve chromium lint typecheck check-content \
 	pytest bench clean
 
 # The web console runs beside the bot (http://127.0.0.1:8000) and stops with it.
@@ -13,7 +13,7 @@ run: setup
 	@$(BIN)/healthbot web & web=$$!; trap 'kill $$web 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/healthbot start
 
-test: setup rasa-model check-content lint typecheck pytest
+test: setup rasa-model chromium check-content lint typecheck pytest
 
 setup: install env db nlu
 
@@ -68,6 +68,12 @@ rasa-model: install rasa
 # Serve the Rasa model on 127.0.0.1:5005 for NLU_BACKEND=rasa.
 rasa-serve: rasa-model
 	$(BIN)/healthbot nlu serve
+
+# Browser tests drive Debian's Chromium through Playwright (never a browser Playwright downloads).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 check-content: install
 	$(BIN)/healthbot content validate
