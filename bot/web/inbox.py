@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,10 +20,10 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from bot.cases import repository as cases
-from bot.db.models import CaseDB, CounsellorDB
+from bot.db.models import CaseDB
 from bot.dialogue.counsellor import Desk
 from bot.dialogue.messages import Reply
-from bot.web.accounts import audit, user_by_id
+from bot.web.accounts import audit, counsellor_of, user_by_id
 from bot.web.security import check_csrf, csrf_token, logout, require
 
 Deliver = Callable[[Reply], Awaitable[None]]
@@ -46,7 +45,7 @@ def inbox_routes(deps: InboxDeps) -> list[Route]:
     async def inbox(request: Request) -> Response:
         async with deps.sessions() as session:
             user_id = await _signed_in(session, request)
-            counsellor = await _counsellor(session, user_id)
+            counsellor = await counsellor_of(session=session, user_id=user_id)
             waiting = await cases.waiting_cases(session=session)
             cards = [
                 {"id": c.id, "priority": c.priority, "text": await deps.desk.card(session, c)}
@@ -123,7 +122,7 @@ async def _run(
         argument = "on" if argument == "1" else "off"
     async with deps.sessions() as session, session.begin():
         user_id = await _signed_in(session, request)
-        counsellor = await _counsellor(session, user_id)
+        counsellor = await counsellor_of(session=session, user_id=user_id)
         if counsellor is None:
             raise HTTPException(403)
         if case_id is not None and command not in ("take",):
@@ -169,13 +168,6 @@ async def _signed_in(session: AsyncSession, request: Request) -> int:
     return user_id
 
 
-async def _counsellor(session: AsyncSession, web_user_id: int) -> CounsellorDB | None:
-    counsellor: CounsellorDB | None = await session.scalar(
-        select(CounsellorDB).where(CounsellorDB.web_user_id == web_user_id)
-    )
-    return counsellor
-
-
 async def _visible_case(
     session: AsyncSession, web_user_id: int, case_id: int
 ) -> tuple[CaseDB, bool]:
@@ -183,7 +175,7 @@ async def _visible_case(
     case = await session.get(CaseDB, case_id)
     if case is None:
         raise HTTPException(404)
-    counsellor = await _counsellor(session, web_user_id)
+    counsellor = await counsellor_of(session=session, user_id=web_user_id)
     mine = (
         counsellor is not None and case.counsellor_id == counsellor.id and case.status == "active"
     )
