@@ -121,10 +121,6 @@ class CrisisModel:
         self._scorer = embedded.FastScorer(model)
         self.threshold = threshold
 
-    def probability(self, text: str) -> float:
-        """P(the message is a crisis of any category)."""
-        return 1.0 - float(self._scores(text)[self._none])
-
     def signal(self, text: str) -> Crisis:
         """A crisis signal when P(crisis) reaches the threshold, with the likeliest category.
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases import repository as cases
 from bot.cases.seal import seal, unseal
-from bot.content.render import Format, Renderer
+from bot.content.render import Renderer
 from bot.db.models import CaseDB, CounsellorDB, MessageDB, UserDB, utcnow
 from bot.dialogue import payloads
 from bot.dialogue.messages import Button, Reply
@@ -61,7 +61,6 @@ class Desk:
         channel: str,
         address: str,
         language: str,
-        fmt: Format,
         source: str = "request",
         priority: str = "normal",
         topic: str | None = None,

@@ -174,7 +174,6 @@ class DialogueEngine:
             channel=turn.inbound.channel,
             address=turn.inbound.address,
             language=language,
-            fmt=turn.inbound.format,
             topic=str((turn.user.state_data or {}).get("intent") or "") or None,
         )
         return [Reply(self._message(turn, line), ((self._menu_button(language),),)), *alerts]
@@ -221,7 +220,6 @@ class DialogueEngine:
             channel=turn.inbound.channel,
             address=turn.inbound.address,
             language=language,
-            fmt=turn.inbound.format,
             source="crisis",
             priority="urgent",
             category=crisis.category,
