@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Update
 
-from bot.db.models import CaseDB, CaseMessageDB, CaseNoteDB, CounsellorDB, utcnow
+from bot.db.models import CaseDB, CaseMessageDB, CaseNoteDB, CounsellorDB, MessageDB, utcnow
 
 PRIORITIES = ("urgent", "high", "normal")
 OPEN = ("waiting", "active")
@@ -264,6 +264,17 @@ async def transcript(*, session: AsyncSession, case_id: int) -> list[CaseMessage
             select(CaseMessageDB).where(CaseMessageDB.case_id == case_id).order_by(CaseMessageDB.id)
         )
     )
+
+
+async def recent_answers(*, session: AsyncSession, user_id: str, limit: int = 5) -> list[str]:
+    """The intents the bot last answered this young person with, newest first, no repeats."""
+    intents = await session.scalars(
+        select(MessageDB.intent)
+        .where(MessageDB.user_id == user_id, MessageDB.direction == "out")
+        .order_by(MessageDB.id.desc())
+        .limit(limit)
+    )
+    return list(dict.fromkeys(i for i in intents if i))
 
 
 async def add_note(

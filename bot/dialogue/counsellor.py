@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, timezone
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases import repository as cases
 from bot.cases.seal import seal, unseal
 from bot.content.render import Renderer
-from bot.db.models import CaseDB, CounsellorDB, MessageDB, UserDB, utcnow
+from bot.db.models import CaseDB, CounsellorDB, UserDB, utcnow
 from bot.dialogue import payloads
 from bot.dialogue.messages import Button, Reply
 
@@ -294,13 +293,8 @@ class Desk:
     async def card(self, session: AsyncSession, case: CaseDB) -> str:
         """The context card: what a counsellor needs before answering, and no identity."""
         waited = max(0, int((utcnow() - _aware(case.opened_at)).total_seconds() // 60))
-        answered = await session.scalars(
-            select(MessageDB.intent)
-            .where(MessageDB.user_id == case.user_id, MessageDB.direction == "out")
-            .order_by(MessageDB.id.desc())
-            .limit(5)
-        )
-        given = ", ".join(dict.fromkeys(i for i in answered if i)) or "none"
+        answered = await cases.recent_answers(session=session, user_id=case.user_id)
+        given = ", ".join(answered) or "none"
         lines = [
             f"Case {case.id} · {case.priority} · waiting {waited} min",
             f"language {case.language}; topic {case.topic or '-'}; crisis {case.category or '-'}",

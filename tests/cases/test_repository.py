@@ -557,3 +557,19 @@ async def test_removing_a_counsellor_returns_their_case_to_the_queue(sessions: S
         note = await session.scalar(select(CaseNoteDB))
         assert note is not None and note.counsellor_id is None and note.text == "note"
         assert await session.scalar(select(func.count()).select_from(CounsellorDB)) == 0
+
+
+async def test_recent_answers_are_the_bots_latest_intents_without_repeats(
+    sessions: Sessions,
+) -> None:
+    from bot.db.repository import log_message
+
+    async with sessions() as session, session.begin():
+        await get_or_create_user(session=session, user_id=YOUNG, channel="telegram")
+        for intent in ("hiv_testing", "hiv_prep", "hiv_testing", None):
+            await log_message(
+                session=session, user_id=YOUNG, direction="out", kind="answer", intent=intent
+            )
+        await log_message(session=session, user_id=YOUNG, direction="in", kind="text", intent="sti")
+        answered = await cases.recent_answers(session=session, user_id=YOUNG)
+    assert answered == ["hiv_testing", "hiv_prep"]
