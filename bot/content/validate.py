@@ -108,6 +108,7 @@ def _check_references(store: ContentStore, report: Report) -> None:
     for key in REQUIRED_UI:
         if key not in store.ui:
             report.errors.append(f"ui.yml: {key} missing")
+    _check_referral_notes(store, report)
     for topic in store.menu.topics:
         if not topic.intents and topic.action not in store.conversation:
             report.errors.append(f"menu.yml: topic {topic.id} has no intents and no known action")
@@ -125,6 +126,20 @@ def _check_references(store: ContentStore, report: Report) -> None:
         for language in LANGUAGES:
             if _TYPED_NUMBER.search(localised.get(language)):
                 report.errors.append(f"{where}.{language}: {TYPED_NUMBER_HINT}")
+
+
+def _check_referral_notes(store: ContentStore, report: Report) -> None:
+    """A service the facility list does not record needs a note saying so (`referral_note_*`)."""
+    from bot.referral.directory import DirectoryError, load_service_map
+
+    try:
+        service_map = load_service_map(store.root / "services" / "service_map.yml")
+    except (DirectoryError, OSError) as exc:
+        report.errors.append(f"services/service_map.yml: {exc}")
+        return
+    for service in service_map.proxies:
+        if f"referral_note_{service}" not in store.ui:
+            report.errors.append(f"ui.yml: referral_note_{service} missing (see service_map.yml)")
 
 
 def _check_rendering(store: ContentStore, report: Report) -> None:

@@ -143,18 +143,10 @@ class Referral:
         """The nearest facilities for `service` around `point`, a page at a time."""
         if not in_kenya(point.lat, point.lon):
             return self._outside_kenya(fmt, language)
-        searched = self._directory.proxies(service) or (service,)
+        proxies = self._directory.proxies(service)  # the list does not record this service
+        searched = proxies or (service,)
         urgent = service in TIME_CRITICAL
-        notes = (
-            [self._render.ui(f"referral_note_{service}", language)]
-            if service
-            in (
-                "prep",
-                "pep",
-                "emergency_contraception",
-            )
-            else []
-        )
+        notes = [self._render.ui(f"referral_note_{service}", language)] if proxies else []
         matches = self._nearest(searched, point, offset, NEAR_KM, urgent)
         if not matches and offset == 0:
             matches = self._nearest(searched, point, offset, None, urgent)

@@ -67,6 +67,14 @@ def test_a_typed_phone_number_is_an_error(content_copy: Path) -> None:
     assert any("phone number is typed" in e for e in report.errors)
 
 
+def test_a_service_the_list_does_not_record_needs_its_note(content_copy: Path) -> None:
+    path = content_copy / "ui.yml"
+    text = path.read_text()
+    path.write_text(text.replace("referral_note_prep:", "referral_note_prep_gone:", 1))
+    report = validate(content_copy, paths.NLU_DATA_DIR)
+    assert "ui.yml: referral_note_prep missing (see service_map.yml)" in report.errors
+
+
 def test_an_unknown_helpline_key_is_an_error(content_copy: Path) -> None:
     path = content_copy / "topics" / "hiv" / "hiv_testing.yml"
     path.write_text(
