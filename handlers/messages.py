@@ -7,9 +7,10 @@ import logging
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from bot.dialogue.addresses import telegram_address, telegram_chat_id
 from bot.dialogue.messages import Inbound, InboundKind, Reply
 from handlers.context import HealthbotContext
-from handlers.translate import address, chat_id, inbound_from_message, send_kwargs
+from handlers.translate import inbound_from_message, send_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
 
 async def deliver(bot: Bot, reply: Reply) -> None:
     """Send a reply meant for another chat (a relay or an alert); a failure is only logged."""
-    target = chat_id(reply.to)
+    target = telegram_chat_id(reply.to)
     if target is None:
         log.warning("a reply for another channel was dropped")
         return
@@ -91,6 +92,6 @@ async def on_button(update: Update, context: HealthbotContext) -> None:
         "telegram",
         InboundKind.BUTTON,
         payload=query.data or "",
-        address=address(chat.id) if chat is not None else "",
+        address=telegram_address(chat.id) if chat is not None else "",
     )
     await _answer(update, context, inbound)

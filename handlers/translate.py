@@ -14,6 +14,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
+from bot.dialogue.addresses import telegram_address
 from bot.dialogue.messages import Inbound, InboundKind, Reply
 
 
@@ -23,21 +24,10 @@ def command_name(text: str) -> str:
     return word.lstrip("/").split("@", 1)[0].lower()
 
 
-def address(chat_id: int) -> str:
-    """Where the bot can write back to a chat (sealed in an open case, never logged)."""
-    return f"telegram:{chat_id}"
-
-
-def chat_id(to: str) -> int | None:
-    """The chat id of a `telegram:<id>` address; None for any other channel."""
-    channel, _, ident = to.partition(":")
-    return int(ident) if channel == "telegram" and ident.lstrip("-").isdigit() else None
-
-
 def inbound_from_message(message: Message, user_id: str) -> Inbound:
     """Translate a message (new or edited) into what the engine understands."""
     text = message.text or ""
-    where = address(message.chat.id)
+    where = telegram_address(message.chat.id)
     if text.startswith("/"):
         argument = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
         return Inbound(

@@ -20,6 +20,7 @@ from bot.cases.seal import seal, unseal
 from bot.content.render import Renderer
 from bot.db.models import CaseDB, CounsellorDB, UserDB, utcnow
 from bot.dialogue import payloads
+from bot.dialogue.addresses import telegram_address
 from bot.dialogue.messages import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ class Desk:
         if counsellor.telegram_id is None:
             return []  # the web inbox shows the transcript
         body = f"{flag}Case {case.id}: {text}"
-        return [Reply(self._render.message("html", body), to=_telegram(counsellor.telegram_id))]
+        return [
+            Reply(self._render.message("html", body), to=telegram_address(counsellor.telegram_id))
+        ]
 
     async def rate(
         self, *, session: AsyncSession, user: UserDB, case_arg: str, rating: str, language: str
@@ -283,7 +286,7 @@ class Desk:
             head = "🚨 URGENT case waiting" if case.priority == "urgent" else "A case is waiting"
             body = f"{head}\n\n{card}\n\n/take {case.id} or /next"
             replies += [
-                Reply(self._render.message("html", body), to=_telegram(c.telegram_id))
+                Reply(self._render.message("html", body), to=telegram_address(c.telegram_id))
                 for c in on_duty
                 if c.telegram_id is not None  # web counsellors see the queue in the inbox
             ]
@@ -322,10 +325,6 @@ class Desk:
 def _staff(text: str) -> Reply:
     """A line for a counsellor (plain text, escaped by the channel adapter's HTML mode)."""
     return Reply(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-
-
-def _telegram(telegram_id: int) -> str:
-    return f"telegram:{telegram_id}"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -21,6 +21,7 @@ from bot.db.repository import (
     remember_channel_messages,
 )
 from bot.dialogue import payloads
+from bot.dialogue.addresses import telegram_chat_id
 from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.referral import Point, Referral, decode_point
@@ -135,13 +136,13 @@ class DialogueEngine:
 
     async def _staff_turn(self, inbound: Inbound) -> list[Reply] | None:
         """A registered counsellor's message or command; None for everyone else."""
-        channel, _, ident = inbound.address.partition(":")
-        if channel != "telegram" or not ident.lstrip("-").isdigit():
+        telegram_id = telegram_chat_id(inbound.address)
+        if telegram_id is None:
             return None
         try:
             async with self._sessions() as session, session.begin():
                 counsellor = await counsellor_by_telegram_id(
-                    session=session, telegram_id=int(ident)
+                    session=session, telegram_id=telegram_id
                 )
                 if counsellor is None:
                     return None
