@@ -8,6 +8,7 @@ a restart loses no case, claim, message or timer.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -323,8 +324,8 @@ class Desk:
 
 
 def _staff(text: str) -> Reply:
-    """A line for a counsellor (plain text, escaped by the channel adapter's HTML mode)."""
-    return Reply(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    """A line for a counsellor: plain text escaped for Telegram's HTML parse mode."""
+    return Reply(html.escape(text, quote=False))
 
 
 def _aware(moment: datetime) -> datetime:
