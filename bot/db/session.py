@@ -27,7 +27,11 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine; for SQLite, create the folder and turn on WAL and foreign keys."""
+    """Create an async engine; for SQLite, create the folder and turn on WAL and foreign keys.
+
+    Errors never carry statement parameters (`hide_parameters`), so a logged traceback holds no
+    message text.
+    """
     parsed = make_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
@@ -36,6 +40,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # each turn commits or rolls back explicitly; the pool's extra ROLLBACK on check-in is
         # one more thread hop per turn for aiosqlite
         kwargs.setdefault("pool_reset_on_return", None)
+    # a failing statement's error names no parameters: case transcripts hold young people's words
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(async_url(url), **kwargs)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

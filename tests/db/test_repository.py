@@ -74,3 +74,19 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
     assert a == pseudonymise("secret-one-123456", "telegram", 123)
     assert a != pseudonymise("secret-two-123456", "telegram", 123)
     assert "123" not in a and len(a) == 64
+
+
+async def test_a_failing_statement_names_no_parameters(sqlite_url: str) -> None:
+    from sqlalchemy import text as sql
+    from sqlalchemy.exc import IntegrityError
+
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sql("CREATE TABLE t (x TEXT NOT NULL UNIQUE)"))
+            await connection.execute(sql("INSERT INTO t VALUES (:x)"), {"x": "nataka kujiua"})
+            with pytest.raises(IntegrityError) as raised:
+                await connection.execute(sql("INSERT INTO t VALUES (:x)"), {"x": "nataka kujiua"})
+    finally:
+        await engine.dispose()
+    assert "nataka kujiua" not in str(raised.value)
