@@ -451,7 +451,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
     nlu = sub.add_parser("nlu", help="train the NLU model or parse messages")
     nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
-    train = nlu_sub.add_parser("train", help="train the model (reused if the data is unchanged)")
+    train = nlu_sub.add_parser(
+        "train", help="train the NLU model and the crisis classifier (each reused if unchanged)"
+    )
     train.add_argument("--backend", choices=("embedded", "rasa"), default="embedded")
     train.add_argument("--force", action="store_true", help="retrain even if unchanged")
     train.set_defaults(handler=cmd_nlu_train)
