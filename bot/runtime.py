@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import paths
 from bot.config import Settings
+from bot.content.live import LiveContent
 from bot.content.render import Renderer
 from bot.content.store import ContentStore, load_content
+from bot.content.sync import import_files
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.counsellor import Desk, DeskSettings
@@ -25,7 +28,8 @@ from bot.safety import load_safety
 from nlu import crisis_model
 from nlu.crisis_model import CrisisModel
 from nlu.detector import CrisisDetector
-from nlu.embedded import EmbeddedParser, train_or_load
+from nlu.embedded import EmbeddedParser, train, train_or_load
+from nlu.examples import raw_examples, training_data_with
 from nlu.parser import Parser
 from nlu.rasa import FallbackParser, RasaParser
 from nlu.safety import SafetyRules
@@ -41,6 +45,8 @@ class Runtime:
     db: AsyncEngine
     content: ContentStore
     parser: Parser
+    live: LiveContent
+    desk: Desk
 
     async def close(self) -> None:
         """Release database connections and the parser's HTTP client."""
@@ -57,6 +63,42 @@ def build_parser(settings: Settings, model_path: Path = paths.EMBEDDED_MODEL) ->
     if settings.nlu_backend == "rasa":
         return FallbackParser(RasaParser(settings.rasa_url), embedded)
     return embedded
+
+
+class ExampleTrainer:
+    """Retrains the embedded parser when the published training examples differ from the files.
+
+    Training takes a few seconds, in a thread; the old model answers until the new one is in.
+    """
+
+    def __init__(self, parser: Parser, data_dir: Path = paths.NLU_DATA_DIR) -> None:
+        self._parser = _embedded(parser)
+        self._data_dir = data_dir
+        self._files = raw_examples(data_dir)
+        self._applied: dict[str, list[str]] = {}
+
+    async def __call__(self, published: dict[str, list[str]]) -> None:
+        """Retrain with the published examples that differ from the files' (if any changed)."""
+        overrides = {
+            intent: lines
+            for intent, lines in published.items()
+            if lines and lines != self._files.get(intent, [])
+        }
+        if self._parser is None or overrides == self._applied:
+            return
+        self._applied = overrides
+        data = training_data_with(self._data_dir, overrides)
+        model = await asyncio.to_thread(train, data, "console")
+        self._parser.use(model)
+        log.info("embedded NLU retrained with edited examples for %d intent(s)", len(overrides))
+
+
+def _embedded(parser: Parser) -> EmbeddedParser | None:
+    if isinstance(parser, EmbeddedParser):
+        return parser
+    if isinstance(parser, FallbackParser):
+        return parser.fallback
+    return None
 
 
 def build_crisis_model(
@@ -104,8 +146,21 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
     renderer = Renderer(content)
     services = content_dir / "services"
     referral = Referral(Directory.load(services), Gazetteer.load(services / "places.tsv"), renderer)
+    sessions = session_factory(db)
+    report = await import_files(sessions, content_dir, paths.NLU_DATA_DIR, store=content)
+    if report.imported:
+        log.info("content imported from files: %d item(s)", len(report.imported))
+    if report.conflicts:
+        log.warning(
+            "content changed in the files and in the console; the console's is served: %s "
+            "(healthbot content import --force lets the files win)",
+            ", ".join(report.conflicts),
+        )
+    live = LiveContent(content, renderer, sessions, on_examples=ExampleTrainer(parser))
+    await live.refresh(force=True)
+    desk = build_desk(settings, renderer)
     dialogue = DialogueEngine(
-        sessions=session_factory(db),
+        sessions=sessions,
         parser=parser,
         content=content,
         renderer=renderer,
@@ -115,7 +170,8 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
             build_crisis_model(content_dir / "safety" / "rules.yml"),
         ),
         referral=referral,
-        desk=build_desk(settings, renderer),
+        desk=desk,
+        live=live,
     )
     log.info("ready in %.2f s", time.perf_counter() - started)
-    return Runtime(dialogue=dialogue, db=db, content=content, parser=parser)
+    return Runtime(dialogue=dialogue, db=db, content=content, parser=parser, live=live, desk=desk)

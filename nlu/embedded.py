@@ -249,6 +249,10 @@ class EmbeddedParser:
     """The in-process parser behind the `Parser` protocol."""
 
     def __init__(self, model: EmbeddedModel) -> None:
+        self.use(model)
+
+    def use(self, model: EmbeddedModel) -> None:
+        """Parse with `model` from now on (retrained with editors' published examples)."""
         self._model = model
         self._intents = model.intents
         self._scorer = FastScorer(model)

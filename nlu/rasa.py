@@ -89,6 +89,11 @@ class FallbackParser:
         self.fallbacks = 0
         self._outage = False
 
+    @property
+    def fallback(self) -> EmbeddedParser:
+        """The embedded parser used when Rasa cannot answer."""
+        return self._fallback
+
     async def parse(self, text: str) -> ParseResult:
         """Parse with Rasa, or with the embedded parser for this message if Rasa fails."""
         local = self._fallback.parse_sync(text)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import paths
 from bot.config import Settings
+from bot.content.live import LiveContent
 from bot.content.render import Renderer
 from bot.content.store import ContentStore, load_content
 from bot.db.migrate import upgrade
@@ -163,16 +164,24 @@ def _referral(content: ContentStore) -> Referral:
 
 
 def make_engine(
-    sessions: async_sessionmaker[AsyncSession], parser: Parser, content: ContentStore
+    sessions: async_sessionmaker[AsyncSession],
+    parser: Parser,
+    content: ContentStore,
+    *,
+    live: bool = False,
 ) -> DialogueEngine:
+    """The engine as the bot builds it; with `live`, it serves published revisions (reloaded
+    from the database whenever something is published)."""
+    renderer = Renderer(content)
     return DialogueEngine(
         sessions=sessions,
         parser=parser,
         content=content,
-        renderer=Renderer(content),
+        renderer=renderer,
         safety=_safety(content),
         referral=_referral(content),
-        desk=Desk(DESK_SETTINGS, Renderer(content), clock=lambda: MIDDAY_IN_NAIROBI),
+        desk=Desk(DESK_SETTINGS, renderer, clock=lambda: MIDDAY_IN_NAIROBI),
+        live=LiveContent(content, renderer, sessions, interval=0.0) if live else None,
     )
 
 

@@ -51,6 +51,10 @@ class Renderer:
             for lang in ("en", "sw")
         }
 
+    def use(self, store: ContentStore) -> None:
+        """Render from `store` from now on (content reloaded; helplines and templates unchanged)."""
+        self._store = store
+
     def text(self, source: str, language: str, values: Mapping[str, object] | None = None) -> str:
         """Render one piece of editors' text (an answer, a UI string) in `language`.
 

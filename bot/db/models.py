@@ -57,6 +57,8 @@ class MessageDB(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     language: Mapped[str | None] = mapped_column(String(2))
     content_id: Mapped[str | None] = mapped_column(String(64))
+    content_revision: Mapped[int | None] = mapped_column(Integer)  # the revision number sent
+    county: Mapped[str | None] = mapped_column(String(64))  # a referral's county, nothing finer
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -194,3 +196,70 @@ class AuditDB(Base):
     action: Mapped[str] = mapped_column(String(64))  # e.g. user.add, case.claim, content.publish
     target: Mapped[str] = mapped_column(String(128))  # e.g. "user amina", "case 12"
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ContentRevisionDB(Base):
+    """One revision of one content item (a topic answer or a conversational reply).
+
+    `body` is the item as in its YAML file, plus `examples` (its NLU training examples). Status
+    moves draft → submitted → published, or submitted → returned (with the reviewer's comment) →
+    draft again; publishing retires the previously published revision of the same item.
+    """
+
+    __tablename__ = "content_revisions"
+    __table_args__ = (UniqueConstraint("item", "number", name="uq_content_revisions_item_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item: Mapped[str] = mapped_column(String(64), index=True)  # the intent it answers
+    kind: Mapped[str] = mapped_column(String(16))  # topic, conversation
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3... per item
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    origin: Mapped[str] = mapped_column(String(8))  # files (imported), web (edited)
+    based_on: Mapped[int | None] = mapped_column(Integer)  # the revision number it was edited from
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewer: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(String(1000))  # the reviewer's, when returned
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ContentStateDB(Base):
+    """One row: a counter bumped by every publish, which each process polls to reload content."""
+
+    __tablename__ = "content_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UnansweredDB(Base):
+    """A question nothing answered, scrubbed of identifiers and linked to nobody (for editors)."""
+
+    __tablename__ = "unanswered"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(String(300))  # numbers, links, handles, emails removed
+    language: Mapped[str] = mapped_column(String(2))
+    guess: Mapped[str | None] = mapped_column(String(64))  # the parser's best, unsure, intent
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class WebOutboxDB(Base):
+    """A message waiting for a web-chat page to fetch it (a counsellor's reply, a case update).
+
+    `address` is the web chat's `web:<token>`; rows are deleted once fetched or after a day.
+    """
+
+    __tablename__ = "web_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(128), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import ChannelMessageDB, FeedbackDB, MessageDB, UserDB, utcnow
+from bot.db.models import ChannelMessageDB, FeedbackDB, MessageDB, UnansweredDB, UserDB, utcnow
 
 
 async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
@@ -43,6 +43,8 @@ async def log_message(
     confidence: float | None = None,
     language: str | None = None,
     content_id: str | None = None,
+    content_revision: int | None = None,
+    county: str | None = None,
 ) -> int:
     """Record one turn's metadata (never the text) and return its id.
 
@@ -58,11 +60,21 @@ async def log_message(
             confidence=confidence,
             language=language,
             content_id=content_id,
+            content_revision=content_revision,
+            county=county,
             created_at=utcnow(),
         )
         .returning(MessageDB.id)
     )
     return int((await session.execute(statement)).scalar_one())
+
+
+async def record_unanswered(
+    *, session: AsyncSession, text: str, language: str, guess: str | None
+) -> None:
+    """Keep a scrubbed question nothing answered, linked to nobody (see bot.privacy.scrub)."""
+    if text.strip():
+        session.add(UnansweredDB(text=text, language=language, guess=guess, created_at=utcnow()))
 
 
 async def record_feedback(

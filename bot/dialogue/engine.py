@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.repository import counsellor_by_telegram_id
+from bot.content.live import LiveContent
 from bot.content.render import Format, Renderer
 from bot.content.store import ContentStore
 from bot.db.models import CounsellorDB, UserDB
@@ -18,6 +19,7 @@ from bot.db.repository import (
     get_or_create_user,
     log_message,
     record_feedback,
+    record_unanswered,
     remember_channel_messages,
 )
 from bot.dialogue import payloads
@@ -26,6 +28,7 @@ from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.referral import Point, Referral, decode_point
 from bot.dialogue.split import split_message
+from bot.privacy import scrub
 from bot.safety import SafetyService
 from nlu.language import detect_language
 from nlu.parser import Crisis, Parser, ParseResult, ParserUnavailable
@@ -67,15 +70,26 @@ class DialogueEngine:
         referral: Referral,
         desk: Desk,
         threshold: float = DEFAULT_THRESHOLD,
+        live: LiveContent | None = None,
     ) -> None:
         self._sessions = sessions
         self._parser = parser
-        self._content = content
+        self._static_content = content
+        self._live = live
         self._render = renderer
         self._safety = safety
         self._referral = referral
         self._desk = desk
         self._threshold = threshold
+
+    @property
+    def _content(self) -> ContentStore:
+        """The published content (reloaded by `LiveContent`), or the files' when there is none."""
+        return self._live.store if self._live is not None else self._static_content
+
+    def _revision(self, item: str) -> int | None:
+        """The published revision number of a content item (None without revisions)."""
+        return self._live.revisions.get(item) if self._live is not None else None
 
     @property
     def safety(self) -> SafetyService:
@@ -105,6 +119,8 @@ class DialogueEngine:
         if inbound.kind is InboundKind.COMMAND and inbound.command == "exit":
             return await self._quick_exit(inbound)
         language = "en"
+        if self._live is not None:
+            await self._live.refresh()
         try:
             async with self._turn(inbound) as turn:
                 language = turn.language
@@ -250,6 +266,8 @@ class DialogueEngine:
         """Forget (and let the channel delete) the recent messages; leave one neutral line."""
         ids: list[int] = []
         language = "en"
+        if self._live is not None:
+            await self._live.refresh()
         try:
             async with self._turn(inbound) as turn:
                 language = turn.language
@@ -355,7 +373,7 @@ class DialogueEngine:
         if payload.action == "ask":
             return await self._answer_intent(turn, payload.arg)
         if payload.action == "more" and payload.arg in self._content.topics:
-            return [self._more(turn, payload.arg)]
+            return [await self._more(turn, payload.arg)]
         if payload.action == "fb" and payload.arg.isdigit() and payload.extra in ("0", "1"):
             return await self._feedback(turn, int(payload.arg), payload.extra == "1")
         if payload.action == "rate":
@@ -368,7 +386,7 @@ class DialogueEngine:
             )
             return [rated] if rated is not None else self._stale(turn)
         if payload.action in ("svc", "near") and self._referral.known_service(payload.arg):
-            return self._service_button(turn, payload.arg, payload.extra, payload.action)
+            return await self._service_button(turn, payload.arg, payload.extra, payload.action)
         return self._stale(turn)
 
     def _stale(self, turn: Turn) -> list[Reply]:
@@ -411,7 +429,7 @@ class DialogueEngine:
     async def _text(self, turn: Turn) -> list[Reply]:
         text = turn.inbound.text[:MAX_TEXT]
         if turn.user.state == "referral_place":
-            replies = self._typed_place(turn, text)
+            replies = await self._typed_place(turn, text)
             if replies:
                 return replies
         try:
@@ -438,10 +456,17 @@ class DialogueEngine:
         if turn.user.state == "referral_place" and (not confident or intent == "out_of_scope"):
             _, _, suggestions = self._referral.resolve(text)
             return [self._referral.unknown_place(turn.inbound.format, language, suggestions)]
+        if not confident or intent == "out_of_scope":
+            await record_unanswered(
+                session=turn.session,
+                text=scrub(text),
+                language=language,
+                guess=intent if not confident else None,
+            )
         if not confident:
             return [self._did_you_mean(turn, result, language)]
         if intent == "find_service":
-            return [self._find_service(turn, result, language)]
+            return [await self._find_service(turn, result, language)]
         if intent in self._content.topics:
             return await self._answer_intent(turn, intent, language)
         if intent == "out_of_scope":
@@ -455,7 +480,7 @@ class DialogueEngine:
         if intent == "talk_to_counsellor":
             return await self._request_counsellor(turn, language)
         if intent in SMALL_TALK and intent in self._content.conversation:
-            return [self._conversation(turn, intent, language)]
+            return [await self._conversation(turn, intent, language)]
         return [self._did_you_mean(turn, result, language)]
 
     def _did_you_mean(self, turn: Turn, result: ParseResult, language: str) -> Reply:
@@ -487,7 +512,7 @@ class DialogueEngine:
             turn.user.state = "referral_service"
             return [self._referral.ask_service(turn.inbound.format, language)]
         if intent in self._content.conversation and intent in (*SMALL_TALK, "menu_help"):
-            return [self._conversation(turn, intent, language)]
+            return [await self._conversation(turn, intent, language)]
         item = self._content.topics.get(intent)
         if item is None:
             return self._stale(turn)
@@ -499,6 +524,7 @@ class DialogueEngine:
             intent=intent,
             language=language,
             content_id=intent,
+            content_revision=self._revision(intent),
         )
         turn.user.state = "answered"
         turn.user.state_data = {"intent": intent}
@@ -523,8 +549,9 @@ class DialogueEngine:
         text = self._render.answer(turn.inbound.format, intent, language)
         return [Reply(text, tuple(rows))]
 
-    def _more(self, turn: Turn, intent: str) -> Reply:
+    async def _more(self, turn: Turn, intent: str) -> Reply:
         item = self._content.topics[intent]
+        await self._log_out(turn, "more", intent)
         rows = self._follow_up_rows(item.follow_ups, turn.language)
         rows.append((self._menu_button(turn.language),))
         return Reply(self._render.more(turn.inbound.format, intent, turn.language), tuple(rows))
@@ -539,14 +566,15 @@ class DialogueEngine:
                 rows.append((Button(label.get(language), payloads.encode("ask", intent)),))
         return rows
 
-    def _conversation(self, turn: Turn, intent: str, language: str) -> Reply:
+    async def _conversation(self, turn: Turn, intent: str, language: str) -> Reply:
         item = self._content.conversation[intent]
+        await self._log_out(turn, "reply", intent, language)
         body = self._render.text(item.answer.get(language), language)
         return Reply(self._message(turn, body), ((self._menu_button(language),),))
 
     # referral -----------------------------------------------------------------------------
 
-    def _find_service(self, turn: Turn, result: ParseResult, language: str) -> Reply:
+    async def _find_service(self, turn: Turn, result: ParseResult, language: str) -> Reply:
         """ "Where can I get tested in Homa Bay?": use the service and place it names."""
         fmt = turn.inbound.format
         values = {e.entity: e.value for e in result.entities}
@@ -558,8 +586,7 @@ class DialogueEngine:
             turn.user.state = "referral_service"
             return self._referral.ask_service(fmt, language, point)
         if point is not None:
-            turn.user.state = "referral_results"
-            return self._referral.results(fmt, language, service, point)
+            return await self._results(turn, service, point, language=language)
         return self._ask_place(turn, service, language)
 
     def _ask_place(self, turn: Turn, service: str, language: str) -> Reply:
@@ -567,7 +594,9 @@ class DialogueEngine:
         turn.user.state_data = {"service": service}  # the service only, never a place
         return self._referral.ask_place(turn.inbound.format, language, service)
 
-    def _service_button(self, turn: Turn, service: str, extra: str, action: str) -> list[Reply]:
+    async def _service_button(
+        self, turn: Turn, service: str, extra: str, action: str
+    ) -> list[Reply]:
         """`svc:SERVICE[:POINT]` chooses a service; `near:SERVICE:POINT[,OFFSET]` searches."""
         decoded = decode_point(extra) if extra else None
         if extra and decoded is None:
@@ -577,10 +606,9 @@ class DialogueEngine:
                 return self._stale(turn)
             return [self._ask_place(turn, service, turn.language)]
         point, offset = decoded
-        turn.user.state = "referral_results"
-        return [self._referral.results(turn.inbound.format, turn.language, service, point, offset)]
+        return [await self._results(turn, service, point, offset)]
 
-    def _typed_place(self, turn: Turn, text: str) -> list[Reply]:
+    async def _typed_place(self, turn: Turn, text: str) -> list[Reply]:
         """In "where are you?": a place answers it; anything else goes on to the parser."""
         service = str((turn.user.state_data or {}).get("service", ""))
         if not self._referral.known_service(service):
@@ -588,8 +616,7 @@ class DialogueEngine:
         point, candidates, _ = self._referral.resolve(text)
         fmt, language = turn.inbound.format, turn.language
         if point is not None:
-            turn.user.state = "referral_results"
-            return [self._referral.results(fmt, language, service, point)]
+            return [await self._results(turn, service, point)]
         if candidates:
             return [self._referral.which_place(fmt, language, service, candidates)]
         return []
@@ -603,10 +630,27 @@ class DialogueEngine:
         point = Point(inbound.latitude, inbound.longitude)
         service = str((turn.user.state_data or {}).get("service", ""))
         if turn.user.state == "referral_place" and self._referral.known_service(service):
-            turn.user.state = "referral_results"
-            return [self._referral.results(inbound.format, turn.language, service, point)]
+            return [await self._results(turn, service, point)]
         turn.user.state = "referral_service"
         return [self._referral.ask_service(inbound.format, turn.language, point)]
+
+    async def _results(
+        self, turn: Turn, service: str, point: Point, offset: int = 0, language: str | None = None
+    ) -> Reply:
+        """Search, and count the referral by service and county (never the place itself)."""
+        language = language or turn.language
+        turn.user.state = "referral_results"
+        if offset == 0:
+            await log_message(
+                session=turn.session,
+                user_id=turn.user.id,
+                direction="out",
+                kind="referral",
+                intent=service,
+                language=language,
+                county=self._referral.county_of(point),
+            )
+        return self._referral.results(turn.inbound.format, language, service, point, offset)
 
     # building blocks ----------------------------------------------------------------------
 
@@ -654,6 +698,19 @@ class DialogueEngine:
 
     def _both(self, key: str) -> str:
         return self._render.ui(key, "en") + "\n" + self._render.ui(key, "sw")
+
+    async def _log_out(self, turn: Turn, kind: str, item: str, language: str | None = None) -> None:
+        """Record that a content item went out, with its published revision."""
+        await log_message(
+            session=turn.session,
+            user_id=turn.user.id,
+            direction="out",
+            kind=kind,
+            intent=item,
+            language=language or turn.language,
+            content_id=item,
+            content_revision=self._revision(item),
+        )
 
     async def _log_in(
         self,

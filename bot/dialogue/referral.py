@@ -80,6 +80,13 @@ class Referral:
         """Whether `service` is one the bot can search for."""
         return service in CHOICES or service == "emergency"
 
+    def county_of(self, point: Point) -> str | None:
+        """The county of the facility nearest to `point` (for counts by county, nothing finer)."""
+        if not in_kenya(point.lat, point.lon):
+            return None
+        nearest = self._directory.nearest(point.lat, point.lon, (), limit=1, max_km=60.0)
+        return nearest[0].facility.county or None if nearest else None
+
     def ask_service(self, fmt: Format, language: str, point: Point | None = None) -> Reply:
         """ "Which service?" as buttons (carrying the shared point, if there is one)."""
         where = encode_point(point) if point is not None else ""

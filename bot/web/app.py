@@ -19,16 +19,19 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from telegram import Bot
 
+from bot.content.live import LiveContent
 from bot.db.models import utcnow
 from bot.dialogue.counsellor import Desk
+from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Reply
 from bot.web.accounts import audit, authenticate, recent_audit, user_by_id
-from bot.web.inbox import InboxDeps, inbox_routes
+from bot.web.deps import WebDeps
+from bot.web.inbox import inbox_routes
 from bot.web.security import check_csrf, csrf_token, login, logout, require, session_middleware
 from handlers.messages import deliver
 
 TEMPLATES = Path(__file__).parent / "templates"
-HOME = {"counsellor": "/inbox", "admin": "/inbox", "editor": "/inbox", "reviewer": "/inbox"}
+HOME = {"counsellor": "/inbox", "admin": "/inbox", "editor": "/content", "reviewer": "/review"}
 
 
 def build_web_app(
@@ -38,8 +41,14 @@ def build_web_app(
     desk: Desk,
     bot: Bot | None,
     https_only: bool = False,
+    live: LiveContent | None = None,
+    dialogue: DialogueEngine | None = None,
 ) -> Starlette:
-    """The console. `bot` delivers counsellors' replies to Telegram (None: not delivered)."""
+    """The console (and, with `dialogue`, the web chat).
+
+    `bot` delivers counsellors' replies to Telegram (None: not delivered); `live` is the content
+    the editors' pages work on and reload after a publish.
+    """
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
     async def send(reply: Reply) -> None:
@@ -106,7 +115,7 @@ def build_web_app(
         async with bot:
             yield
 
-    deps = InboxDeps(sessions, desk, templates, send)
+    deps = WebDeps(sessions, desk, templates, send, secret=secret, live=live, dialogue=dialogue)
     routes = [
         Route("/", home),
         Route("/login", login_page),

@@ -9,42 +9,27 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from bot.cases import repository as cases
 from bot.db.models import CaseDB
-from bot.dialogue.counsellor import Desk
-from bot.dialogue.messages import Reply
 from bot.web.accounts import audit, counsellor_of, user_by_id
-from bot.web.security import check_csrf, csrf_token, logout, require
-
-Deliver = Callable[[Reply], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class InboxDeps:
-    """What the inbox routes need."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    desk: Desk
-    templates: Jinja2Templates
-    deliver: Deliver
+from bot.web.deps import WebDeps, page, signed_in
+from bot.web.security import check_csrf, require
 
 
-def inbox_routes(deps: InboxDeps) -> list[Route]:
+def inbox_routes(deps: WebDeps) -> list[Route]:
     """The inbox pages and actions."""
 
     async def inbox(request: Request) -> Response:
         async with deps.sessions() as session:
-            user_id = await _signed_in(session, request)
+            user_id = await signed_in(session, request, "counsellor")
             counsellor = await counsellor_of(session=session, user_id=user_id)
             waiting = await cases.waiting_cases(session=session)
             cards = [
@@ -56,17 +41,17 @@ def inbox_routes(deps: InboxDeps) -> list[Route]:
                 if counsellor is not None
                 else None
             )
-        return _page(deps, request, "inbox.html", counsellor=counsellor, cards=cards, active=active)
+        return page(deps, request, "inbox.html", counsellor=counsellor, cards=cards, active=active)
 
     async def case_page(request: Request) -> Response:
         case_id = _case_id(request)
         async with deps.sessions() as session:
-            user_id = await _signed_in(session, request)
+            user_id = await signed_in(session, request, "counsellor")
             case, mine = await _visible_case(session, user_id, case_id)
             card = await deps.desk.card(session, case)
             messages = await cases.transcript(session=session, case_id=case.id) if mine else []
             notes = await cases.notes(session=session, case_id=case.id) if mine else []
-        return _page(
+        return page(
             deps,
             request,
             "case.html",
@@ -79,7 +64,7 @@ def inbox_routes(deps: InboxDeps) -> list[Route]:
 
     async def case_messages(request: Request) -> Response:
         async with deps.sessions() as session:
-            user_id = await _signed_in(session, request)
+            user_id = await signed_in(session, request, "counsellor")
             case, mine = await _visible_case(session, user_id, _case_id(request))
             messages = await cases.transcript(session=session, case_id=case.id) if mine else []
         return deps.templates.TemplateResponse(request, "messages.html", {"messages": messages})
@@ -116,12 +101,12 @@ def inbox_routes(deps: InboxDeps) -> list[Route]:
 
 
 async def _run(
-    deps: InboxDeps, request: Request, command: str, argument: str, case_id: int | None
+    deps: WebDeps, request: Request, command: str, argument: str, case_id: int | None
 ) -> Response:
     if command == "duty":
         argument = "on" if argument == "1" else "off"
     async with deps.sessions() as session, session.begin():
-        user_id = await _signed_in(session, request)
+        user_id = await signed_in(session, request, "counsellor")
         counsellor = await counsellor_of(session=session, user_id=user_id)
         if counsellor is None:
             raise HTTPException(403)
@@ -155,19 +140,6 @@ async def _run(
     return RedirectResponse(location, status_code=303)
 
 
-async def _signed_in(session: AsyncSession, request: Request) -> int:
-    """The signed-in counsellor (or admin), checked against the database on every request.
-
-    An account removed or given another role since login is signed out at once.
-    """
-    user_id = require(request, "counsellor")
-    user = await user_by_id(session=session, user_id=user_id)
-    if user is None or user.role != request.session.get("role"):
-        logout(request)
-        raise HTTPException(303, headers={"Location": "/login"})
-    return user_id
-
-
 async def _visible_case(
     session: AsyncSession, web_user_id: int, case_id: int
 ) -> tuple[CaseDB, bool]:
@@ -187,15 +159,3 @@ async def _visible_case(
 def _case_id(request: Request) -> int:
     value: Any = request.path_params["case_id"]
     return int(value)
-
-
-def _page(deps: InboxDeps, request: Request, name: str, **values: Any) -> Response:
-    flash = request.session.pop("flash", "")
-    context = {
-        "username": request.session.get("username", ""),
-        "role": request.session.get("role", ""),
-        "csrf": csrf_token(request),
-        "flash": flash,
-        **values,
-    }
-    return deps.templates.TemplateResponse(request, name, context)

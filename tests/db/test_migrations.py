@@ -27,6 +27,10 @@ TABLES = {
     "case_messages",
     "web_users",
     "audit_log",
+    "content_revisions",
+    "content_state",
+    "unanswered",
+    "web_outbox",
     "alembic_version",
 }
 
@@ -56,7 +60,7 @@ async def _model_diff(url: str) -> list[object]:
 async def _round_trip(url: str) -> None:
     assert await current_revision(url) is None
     await upgrade(url)
-    assert await current_revision(url) == "0004"
+    assert await current_revision(url) == "0005"
     assert await _tables(url) == TABLES
     assert await _model_diff(url) == [], "the migration and the models disagree"
     await upgrade(url)  # idempotent

@@ -1,0 +1,83 @@
+"""Content revisions and their review, the reload counter, unanswered questions, the web outbox.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-30
+
+`messages` gains `content_revision` (which revision of an answer was sent) and `county` (where a
+referral searched, nothing finer). Columns are added and dropped with plain ALTER TABLE on both
+SQLite and PostgreSQL: a batch rebuild of `messages` would cascade-delete its feedback on SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "content_revisions",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("item", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("origin", sa.String(8), nullable=False),
+        sa.Column("based_on", sa.Integer(), nullable=True),
+        sa.Column("author", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reviewer", sa.String(64), nullable=True),
+        sa.Column("comment", sa.String(1000), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("item", "number", name="uq_content_revisions_item_number"),
+    )
+    op.create_index("ix_content_revisions_item", "content_revisions", ["item"])
+    op.create_index("ix_content_revisions_status", "content_revisions", ["status"])
+    op.create_table(
+        "content_state",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "unanswered",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("text", sa.String(300), nullable=False),
+        sa.Column("language", sa.String(2), nullable=False),
+        sa.Column("guess", sa.String(64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_unanswered_created_at", "unanswered", ["created_at"])
+    op.create_table(
+        "web_outbox",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("address", sa.String(128), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("buttons", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_web_outbox_address", "web_outbox", ["address"])
+    op.add_column("messages", sa.Column("content_revision", sa.Integer(), nullable=True))
+    op.add_column("messages", sa.Column("county", sa.String(64), nullable=True))
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE messages DROP COLUMN county")
+    op.execute("ALTER TABLE messages DROP COLUMN content_revision")
+    op.drop_index("ix_web_outbox_address", table_name="web_outbox")
+    op.drop_table("web_outbox")
+    op.drop_index("ix_unanswered_created_at", table_name="unanswered")
+    op.drop_table("unanswered")
+    op.drop_table("content_state")
+    op.drop_index("ix_content_revisions_status", table_name="content_revisions")
+    op.drop_index("ix_content_revisions_item", table_name="content_revisions")
+    op.drop_table("content_revisions")
