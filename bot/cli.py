@@ -17,7 +17,7 @@ from bot.content.store import ContentError
 from bot.logs import configure_logging
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = logging.getLogger("healthbot")
 T = TypeVar("T")
@@ -264,6 +264,67 @@ def cmd_content_validate(_settings: Settings | None, args: argparse.Namespace) -
     return 0 if report.ok else 1
 
 
+def cmd_content_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish the items of content/ that are new or changed since they were last imported."""
+    from bot.content.sync import import_files
+    from bot.web.accounts import audit
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> int:
+        report = await import_files(
+            sessions, Path(args.content), Path(args.nlu_data), force=args.force
+        )
+        async with sessions() as session, session.begin():
+            await audit(
+                session=session,
+                actor="cli",
+                action="content.import",
+                target="content",
+                detail=f"{len(report.imported)} imported, {len(report.conflicts)} conflicts",
+            )
+        for item in report.imported:
+            print(f"published from the files: {item}")
+        for item in report.kept:
+            print(f"kept the console's newer revision: {item} (export it to update the files)")
+        for item in report.conflicts:
+            print(f"conflict, skipped: {item} changed in the files and in the console")
+        print(
+            f"{len(report.imported)} imported, {len(report.unchanged)} unchanged, "
+            f"{len(report.kept)} newer in the console, {len(report.conflicts)} conflicts"
+        )
+        if report.conflicts:
+            print("use --force to let the files win (the console's revisions stay in history)")
+        return 1 if report.conflicts else 0
+
+    return _with_sessions(settings, run)
+
+
+def cmd_content_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the published content back to content/ and nlu/data/, for review in git."""
+    from bot.content.sync import export_files
+    from bot.web.accounts import audit
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> int:
+        report = await export_files(sessions, Path(args.content), Path(args.nlu_data))
+        async with sessions() as session, session.begin():
+            await audit(
+                session=session,
+                actor="cli",
+                action="content.export",
+                target="content",
+                detail=f"{len(report.written)} files written",
+            )
+        for path in report.written:
+            print(f"wrote {path}")
+        print(
+            f"{len(report.written)} file(s) written; review them with git diff, then commit"
+            if report.written
+            else "content/ already matches the published content"
+        )
+        return 0
+
+    return _with_sessions(settings, run)
+
+
 def cmd_counsellors_add(settings: Settings, args: argparse.Namespace) -> int:
     """Register a counsellor by Telegram user id, or rename one."""
     from bot.cases import repository as cases
@@ -398,6 +459,18 @@ def _read_password() -> str:
 
 def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Upgrade the schema, then run `work` in one committed transaction."""
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> T:
+        async with sessions() as session, session.begin():
+            return await work(session)
+
+    return _with_sessions(settings, run)
+
+
+def _with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Upgrade the schema, then run `work` with a session factory."""
     from bot.db import migrate
     from bot.db.session import create_engine, session_factory
 
@@ -405,8 +478,7 @@ def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
         await migrate.upgrade(settings.database_url)
         engine = create_engine(settings.database_url)
         try:
-            async with session_factory(engine)() as session, session.begin():
-                return await work(session)
+            return await work(session_factory(engine))
         finally:
             await engine.dispose()
 
@@ -495,6 +567,18 @@ def build_arg_parser() -> argparse.ArgumentParser:
     validate.add_argument("--content", default=str(paths.CONTENT_DIR), help=argparse.SUPPRESS)
     validate.add_argument("--nlu-data", default=str(paths.NLU_DATA_DIR), help=argparse.SUPPRESS)
     validate.set_defaults(handler=cmd_content_validate, needs_settings=False)
+    imports = content_sub.add_parser(
+        "import",
+        help="publish the items of content/ that are new or changed (the bot does it on start)",
+    )
+    imports.add_argument("--force", action="store_true", help="the files win over console edits")
+    exports = content_sub.add_parser(
+        "export", help="write the published content back to content/ and nlu/data/"
+    )
+    for action, handler in ((imports, cmd_content_import), (exports, cmd_content_export)):
+        action.add_argument("--content", default=str(paths.CONTENT_DIR), help=argparse.SUPPRESS)
+        action.add_argument("--nlu-data", default=str(paths.NLU_DATA_DIR), help=argparse.SUPPRESS)
+        action.set_defaults(handler=handler)
 
     services = sub.add_parser("services", help="the facility directory and place names")
     services_sub = services.add_subparsers(dest="services_command", required=True, metavar="ACTION")
