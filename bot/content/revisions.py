@@ -232,6 +232,7 @@ async def import_items(
     imported); when both changed, the item is a conflict and is skipped unless `force`.
     """
     report = ImportReport()
+    await _serialise(session)
     current = await published(session)
     for item, (kind, body) in sorted(items.items()):
         live = current.get(item)
@@ -284,6 +285,7 @@ async def _new_revision(
 ) -> ContentRevisionDB:
     if kind not in KINDS:
         raise RevisionError(f"Unknown content kind {kind!r}.")
+    await _serialise(session)
     last = await session.scalar(
         select(func.max(ContentRevisionDB.number)).where(ContentRevisionDB.item == item)
     )
@@ -316,13 +318,24 @@ async def _publish(session: AsyncSession, row: ContentRevisionDB) -> None:
     )
     row.status = PUBLISHED
     row.published_at = now
-    state = await session.get(ContentStateDB, 1, with_for_update=True)
-    if state is None:
-        session.add(ContentStateDB(id=1, version=1, changed_at=now))
-    else:
-        state.version += 1
-        state.changed_at = now
+    await _serialise(session)
+    await session.execute(
+        update(ContentStateDB)
+        .where(ContentStateDB.id == 1)
+        .values(version=ContentStateDB.version + 1, changed_at=now)
+    )
     await session.flush()
+
+
+async def _serialise(session: AsyncSession) -> None:
+    """Take the content write lock for the rest of this transaction (a no-op write to the one
+    `content_state` row): imports, new revisions and publishes from several processes then run
+    one after another, and each reads what the one before committed."""
+    await session.execute(
+        update(ContentStateDB)
+        .where(ContentStateDB.id == 1)
+        .values(version=ContentStateDB.version)
+    )
 
 
 async def _last_import(session: AsyncSession, item: str) -> ContentRevisionDB | None:

@@ -8,6 +8,7 @@ only the files whose content differs, so the change can be reviewed in git.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content import revisions
@@ -26,6 +27,7 @@ from nlu.examples import raw_examples, write_examples
 log = logging.getLogger(__name__)
 
 IMPORTER = "content files"
+IMPORT_ATTEMPTS = 5  # the bot and the console start together and import at the same moment
 
 
 async def import_files(
@@ -38,14 +40,15 @@ async def import_files(
 ) -> revisions.ImportReport:
     """Publish the files' new and changed items (retried once if another process races us)."""
     items = file_items(store or load_content(content_dir), raw_examples(nlu_dir))
-    for attempt in (1, 2):
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
         try:
             async with sessions() as session, session.begin():
                 return await revisions.import_items(session, items, author=IMPORTER, force=force)
-        except IntegrityError:
-            if attempt == 2:
+        except (IntegrityError, OperationalError):
+            if attempt == IMPORT_ATTEMPTS:
                 raise
-            log.info("another process imported content at the same time; trying again")
+            log.info("another process is importing content at the same time; trying again")
+            await asyncio.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
 
 

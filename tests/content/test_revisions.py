@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import paths
 from bot.content import revisions
 from bot.content.live import file_items
 from bot.content.revisions import RevisionError
 from bot.content.store import ContentStore
+from bot.content.sync import import_files
+from bot.db.migrate import upgrade
 from bot.db.models import ContentRevisionDB
+from bot.db.session import create_engine, session_factory
 
 TODAY = date(2026, 12, 1)
 
@@ -168,3 +174,33 @@ def test_a_body_round_trips_to_the_item(content: ContentStore) -> None:
     assert revisions.examples_of(body) == ["what is prep"]
     greet = revisions.body_of(content.conversation["greet"], [])
     assert revisions.item_of("conversation", greet) == content.conversation["greet"]
+
+
+async def concurrent_imports(url: str) -> tuple[int, int, int]:
+    """Three processes starting at once each import the files; each item is published once."""
+    await upgrade(url)
+    engines = [create_engine(url) for _ in range(3)]
+    try:
+        await asyncio.gather(
+            *(
+                import_files(session_factory(e), paths.CONTENT_DIR, paths.NLU_DATA_DIR)
+                for e in engines
+            )
+        )
+        async with session_factory(engines[0])() as session:
+            rows = list(await session.scalars(select(ContentRevisionDB)))
+            version = await revisions.content_version(session)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    return len(rows), len({r.item for r in rows}), version
+
+
+async def test_concurrent_imports_on_sqlite_publish_each_item_once(tmp_path: Path) -> None:
+    count, items, version = await concurrent_imports(f"sqlite:///{tmp_path / 'h.db'}")
+    assert count == items == version == 27
+
+
+async def test_concurrent_imports_on_postgres_publish_each_item_once(postgres_url: str) -> None:
+    count, items, version = await concurrent_imports(postgres_url)
+    assert count == items == version == 27

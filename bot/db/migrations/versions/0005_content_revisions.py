@@ -11,6 +11,8 @@ SQLite and PostgreSQL: a batch rebuild of `messages` would cascade-delete its fe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -42,12 +44,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_content_revisions_item", "content_revisions", ["item"])
     op.create_index("ix_content_revisions_status", "content_revisions", ["status"])
-    op.create_table(
+    state = op.create_table(
         "content_state",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
     )
+    # the one row every publish bumps (and every writer locks), present from the start
+    op.bulk_insert(state, [{"id": 1, "version": 0, "changed_at": datetime.now(UTC)}])
     op.create_table(
         "unanswered",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
