@@ -469,14 +469,9 @@ class DialogueEngine:
             return [await self._find_service(turn, result, language)]
         if intent in self._content.topics:
             return await self._answer_intent(turn, intent, language)
-        if intent == "out_of_scope":
-            return [
-                self._with_menu(turn.inbound.format, language, "out_of_scope", conversation=True)
-            ]
-        if intent == "menu_help":
-            return [self._with_menu(turn.inbound.format, language, "menu_help", conversation=True)]
-        if intent == "greet":
-            return [self._with_menu(turn.inbound.format, language, "greet", conversation=True)]
+        if intent in ("out_of_scope", "menu_help", "greet"):
+            await self._log_out(turn, "reply", intent, language)
+            return [self._with_menu(turn.inbound.format, language, intent, conversation=True)]
         if intent == "talk_to_counsellor":
             return await self._request_counsellor(turn, language)
         if intent in SMALL_TALK and intent in self._content.conversation:

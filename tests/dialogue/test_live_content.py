@@ -127,3 +127,21 @@ async def test_questions_nothing_answered_are_kept_scrubbed_and_unlinked(
     assert "0722" not in kept and "123" not in kept and "kevo" not in kept
     assert "[number]" in kept and "[handle]" in kept and "peru" in kept
     assert not hasattr(rows[0], "user_id")
+
+
+async def test_conversational_replies_record_their_content_and_revision(
+    sessions: async_sessionmaker[AsyncSession], parser: EmbeddedParser, content: ContentStore
+) -> None:
+    await import_files(sessions, paths.CONTENT_DIR, paths.NLU_DATA_DIR)
+    engine = make_engine(sessions, parser, content, live=True)
+    for message in ("hello", "thank you so much", "who won the football match yesterday"):
+        await engine.handle(text(message))
+    await engine.handle(button(payloads.encode("more", "hiv_prep")))
+    async with sessions() as session:
+        rows = list(await session.scalars(select(MessageDB).where(MessageDB.direction == "out")))
+    assert [(r.kind, r.content_id, r.content_revision) for r in rows] == [
+        ("reply", "greet", 1),
+        ("reply", "thanks", 1),
+        ("reply", "out_of_scope", 1),
+        ("more", "hiv_prep", 1),
+    ]
