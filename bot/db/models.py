@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -18,6 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAIROBI_OFFSET = timedelta(hours=3)
 
 
 def utcnow() -> datetime:
@@ -58,7 +62,6 @@ class MessageDB(Base):
     language: Mapped[str | None] = mapped_column(String(2))
     content_id: Mapped[str | None] = mapped_column(String(64))
     content_revision: Mapped[int | None] = mapped_column(Integer)  # the revision number sent
-    county: Mapped[str | None] = mapped_column(String(64))  # a referral's county, nothing finer
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -236,18 +239,40 @@ class ContentStateDB(Base):
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+def random_id() -> str:
+    """A random key: rows linked to nobody must not keep the order they were written in."""
+    return secrets.token_hex(16)
+
+
+def nairobi_today() -> date:
+    """Today in Kenya (UTC+3 all year), the only time kept on rows linked to nobody."""
+    return (utcnow() + NAIROBI_OFFSET).date()
+
+
 class UnansweredDB(Base):
-    """A question nothing answered, scrubbed of identifiers and linked to nobody (for editors)."""
+    """A question nothing answered, scrubbed of identifiers and linked to nobody (for editors).
+
+    A random key and the day only: no timestamp or sequence could join it back to `messages`.
+    """
 
     __tablename__ = "unanswered"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     text: Mapped[str] = mapped_column(String(300))  # numbers, links, handles, emails removed
     language: Mapped[str] = mapped_column(String(2))
     guess: Mapped[str | None] = mapped_column(String(64))  # the parser's best, unsure, intent
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
+    day: Mapped[date] = mapped_column(Date, default=nairobi_today, index=True)
+
+
+class ReferralSearchDB(Base):
+    """A facility search counted by service and county, linked to nobody (random key, day only)."""
+
+    __tablename__ = "referral_searches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    service: Mapped[str] = mapped_column(String(32))
+    county: Mapped[str | None] = mapped_column(String(64))  # of the nearest facility; no finer
+    day: Mapped[date] = mapped_column(Date, default=nairobi_today, index=True)
 
 
 class WebOutboxDB(Base):

@@ -7,7 +7,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import ChannelMessageDB, FeedbackDB, MessageDB, UnansweredDB, UserDB, utcnow
+from bot.db.models import (
+    ChannelMessageDB,
+    FeedbackDB,
+    MessageDB,
+    ReferralSearchDB,
+    UnansweredDB,
+    UserDB,
+    utcnow,
+)
 
 
 async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
@@ -44,7 +52,6 @@ async def log_message(
     language: str | None = None,
     content_id: str | None = None,
     content_revision: int | None = None,
-    county: str | None = None,
 ) -> int:
     """Record one turn's metadata (never the text) and return its id.
 
@@ -61,7 +68,6 @@ async def log_message(
             language=language,
             content_id=content_id,
             content_revision=content_revision,
-            county=county,
             created_at=utcnow(),
         )
         .returning(MessageDB.id)
@@ -74,7 +80,14 @@ async def record_unanswered(
 ) -> None:
     """Keep a scrubbed question nothing answered, linked to nobody (see bot.privacy.scrub)."""
     if text.strip():
-        session.add(UnansweredDB(text=text, language=language, guess=guess, created_at=utcnow()))
+        session.add(UnansweredDB(text=text, language=language, guess=guess))
+
+
+async def record_referral_search(
+    *, session: AsyncSession, service: str, county: str | None
+) -> None:
+    """Count a facility search by service and county, linked to nobody."""
+    session.add(ReferralSearchDB(service=service, county=county))
 
 
 async def record_feedback(

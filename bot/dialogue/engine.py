@@ -19,6 +19,7 @@ from bot.db.repository import (
     get_or_create_user,
     log_message,
     record_feedback,
+    record_referral_search,
     record_unanswered,
     remember_channel_messages,
 )
@@ -632,7 +633,7 @@ class DialogueEngine:
     async def _results(
         self, turn: Turn, service: str, point: Point, offset: int = 0, language: str | None = None
     ) -> Reply:
-        """Search, and count the referral by service and county (never the place itself)."""
+        """Search; count it by service and county, linked to nobody (never the place itself)."""
         language = language or turn.language
         turn.user.state = "referral_results"
         if offset == 0:
@@ -643,7 +644,9 @@ class DialogueEngine:
                 kind="referral",
                 intent=service,
                 language=language,
-                county=self._referral.county_of(point),
+            )
+            await record_referral_search(
+                session=turn.session, service=service, county=self._referral.county_of(point)
             )
         return self._referral.results(turn.inbound.format, language, service, point, offset)
 

@@ -30,6 +30,7 @@ TABLES = {
     "content_revisions",
     "content_state",
     "unanswered",
+    "referral_searches",
     "web_outbox",
     "alembic_version",
 }

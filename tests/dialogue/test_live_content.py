@@ -11,7 +11,7 @@ from bot import paths
 from bot.content import revisions
 from bot.content.store import ContentStore
 from bot.content.sync import import_files
-from bot.db.models import MessageDB, UnansweredDB
+from bot.db.models import MessageDB, ReferralSearchDB, UnansweredDB, nairobi_today
 from bot.dialogue import payloads
 from bot.dialogue.engine import DialogueEngine
 from nlu.embedded import EmbeddedParser
@@ -110,8 +110,15 @@ async def test_a_referral_is_counted_by_service_and_county_only(
     replies = await engine.handle(location(-0.0917, 34.7680))  # Kisumu town
     assert "km" in replies[0].text  # facilities listed with their distance
     async with sessions() as session:
-        rows = list(await session.scalars(select(MessageDB).where(MessageDB.kind == "referral")))
-    assert [(r.intent, r.county) for r in rows] == [("hiv_testing", "Kisumu")]
+        messages = list(
+            await session.scalars(select(MessageDB).where(MessageDB.kind == "referral"))
+        )
+        counted = list(await session.scalars(select(ReferralSearchDB)))
+    assert [m.intent for m in messages] == ["hiv_testing"]  # the user's turn: no place at all
+    assert [(c.service, c.county, c.day) for c in counted] == [
+        ("hiv_testing", "Kisumu", nairobi_today())  # counted by county, linked to nobody
+    ]
+    assert len(counted[0].id) == 32 and not counted[0].id.isdigit()  # a random key
 
 
 async def test_questions_nothing_answered_are_kept_scrubbed_and_unlinked(
@@ -126,7 +133,8 @@ async def test_questions_nothing_answered_are_kept_scrubbed_and_unlinked(
     kept = rows[0].text
     assert "0722" not in kept and "123" not in kept and "kevo" not in kept
     assert "[number]" in kept and "[handle]" in kept and "peru" in kept
-    assert not hasattr(rows[0], "user_id")
+    assert not hasattr(rows[0], "user_id") and not hasattr(rows[0], "created_at")
+    assert rows[0].day == nairobi_today()
 
 
 async def test_conversational_replies_record_their_content_and_revision(

@@ -4,9 +4,10 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30
 
-`messages` gains `content_revision` (which revision of an answer was sent) and `county` (where a
-referral searched, nothing finer). Columns are added and dropped with plain ALTER TABLE on both
-SQLite and PostgreSQL: a batch rebuild of `messages` would cascade-delete its feedback on SQLite.
+`messages` gains `content_revision` (which revision of an answer was sent), added and dropped with
+plain ALTER TABLE on SQLite and PostgreSQL: a batch rebuild of `messages` would cascade-delete its
+feedback on SQLite. `unanswered` and `referral_searches` are linked to nobody: a random key and
+the day only, so no timestamp or sequence joins them back to a user's messages.
 """
 
 from __future__ import annotations
@@ -54,13 +55,21 @@ def upgrade() -> None:
     op.bulk_insert(state, [{"id": 1, "version": 0, "changed_at": datetime.now(UTC)}])
     op.create_table(
         "unanswered",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("text", sa.String(300), nullable=False),
         sa.Column("language", sa.String(2), nullable=False),
         sa.Column("guess", sa.String(64), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
     )
-    op.create_index("ix_unanswered_created_at", "unanswered", ["created_at"])
+    op.create_index("ix_unanswered_day", "unanswered", ["day"])
+    op.create_table(
+        "referral_searches",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("service", sa.String(32), nullable=False),
+        sa.Column("county", sa.String(64), nullable=True),
+        sa.Column("day", sa.Date(), nullable=False),
+    )
+    op.create_index("ix_referral_searches_day", "referral_searches", ["day"])
     op.create_table(
         "web_outbox",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -71,15 +80,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_outbox_address", "web_outbox", ["address"])
     op.add_column("messages", sa.Column("content_revision", sa.Integer(), nullable=True))
-    op.add_column("messages", sa.Column("county", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE messages DROP COLUMN county")
     op.execute("ALTER TABLE messages DROP COLUMN content_revision")
     op.drop_index("ix_web_outbox_address", table_name="web_outbox")
     op.drop_table("web_outbox")
-    op.drop_index("ix_unanswered_created_at", table_name="unanswered")
+    op.drop_index("ix_referral_searches_day", table_name="referral_searches")
+    op.drop_table("referral_searches")
+    op.drop_index("ix_unanswered_day", table_name="unanswered")
     op.drop_table("unanswered")
     op.drop_table("content_state")
     op.drop_index("ix_content_revisions_status", table_name="content_revisions")
