@@ -70,10 +70,13 @@ rasa-serve: rasa-model
 	$(BIN)/healthbot nlu serve
 
 # Browser tests drive Debian's Chromium through Playwright (never a browser Playwright downloads).
+# Debian's Chromium for the browser tests, and a colour emoji font so screenshots show 👍 not boxes.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/truetype/noto ] && \
+		ls /usr/share/fonts/truetype/noto | grep -q ColorEmoji; } || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			chromium fonts-noto-color-emoji; }
 
 check-content: install
 	$(BIN)/healthbot content validate

@@ -6,14 +6,18 @@ import asyncio
 import contextlib
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 import handlers
 from bot.config import Settings
+from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
 from bot.runtime import Runtime, prepare
+from bot.web import outbox as web_outbox
+from bot.web.outbox import Outbox
 from handlers.context import BotData
 from handlers.messages import deliver
 
@@ -34,14 +38,17 @@ def build_application(
     dialogue: DialogueEngine | None = None,
     request: BaseRequest | None = None,
     alert_interval_s: float | None = ALERT_INTERVAL_S,
+    outbox: Outbox | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """Wire the bot. Without `dialogue`, the runtime is prepared in post_init (and closed after).
 
     Every `alert_interval_s` a timer alerts on-duty counsellors about cases nobody has taken
-    (None: no timer). Its state is in the database, so it survives restarts.
+    (None: no timer). Its state is in the database, so it survives restarts. Replies for web
+    chats go to `outbox` (by default the web outbox in the bot's database).
     """
     runtime: list[Runtime] = []
     timers: list[asyncio.Task[None]] = []
+    own_databases: list[AsyncEngine] = []
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         data: BotData = app.bot_data
@@ -49,6 +56,13 @@ def build_application(
             prepared = await prepare(settings)
             runtime.append(prepared)
             data.dialogue = prepared.dialogue
+        if data.outbox is None:  # replies for web chats wait in the web outbox
+            if runtime:
+                database = runtime[0].db
+            else:  # an engine was handed in: open the database for the outbox
+                database = create_engine(settings.database_url)
+                own_databases.append(database)
+            data.outbox = web_outbox.writer(session_factory(database), settings.healthbot_secret)
         await app.bot.set_my_commands(BOT_COMMANDS)
         if alert_interval_s is not None:
             timers.append(asyncio.create_task(_alert_loop(app, alert_interval_s)))
@@ -60,6 +74,8 @@ def build_application(
                 await timer
         for item in runtime:
             await item.close()
+        for database in own_databases:
+            await database.dispose()
 
     builder = (
         ApplicationBuilder()
@@ -75,6 +91,7 @@ def build_application(
     data: BotData = app.bot_data
     data.secret = settings.healthbot_secret
     data.dialogue = dialogue
+    data.outbox = outbox
     handlers.register(app)
     return app
 
@@ -86,6 +103,6 @@ async def _alert_loop(app: Application, interval_s: float) -> None:  # type: ign
         await asyncio.sleep(interval_s)
         try:
             for reply in await data.engine().due_alerts():
-                await deliver(app.bot, reply)
+                await deliver(app.bot, reply, outbox=data.outbox)
         except Exception:
             log.exception("the case alert timer failed once; it keeps running")

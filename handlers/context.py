@@ -8,6 +8,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.dialogue.engine import DialogueEngine
 from bot.privacy import pseudonymise
+from bot.web.outbox import Outbox
 
 
 @dataclass
@@ -16,6 +17,7 @@ class BotData:
 
     dialogue: DialogueEngine | None = None
     secret: str = field(default="", repr=False)
+    outbox: Outbox | None = None  # stores replies for web chats (set in post_init)
 
     def engine(self) -> DialogueEngine:
         """The dialogue engine, set in post_init."""

@@ -7,8 +7,9 @@ import logging
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
-from bot.dialogue.addresses import telegram_address, telegram_chat_id
+from bot.dialogue.addresses import telegram_address, telegram_chat_id, web_token
 from bot.dialogue.messages import Inbound, InboundKind, Reply
+from bot.web.outbox import Outbox
 from handlers.context import HealthbotContext
 from handlers.translate import inbound_from_message, send_kwargs
 
@@ -24,7 +25,7 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
     seen = [message.message_id] if message is not None and not update.callback_query else []
     for reply in replies:
         if reply.to:
-            await deliver(context.bot, reply)
+            await deliver(context.bot, reply, outbox=context.bot_data.outbox)
             continue
         if reply.delete_message_ids:
             await _delete(context, chat.id, [*reply.delete_message_ids, *seen])
@@ -36,16 +37,33 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
         await engine.remember_channel_messages(inbound.user_id, seen)
 
 
-async def deliver(bot: Bot, reply: Reply) -> None:
-    """Send a reply meant for another chat (a relay or an alert); a failure is only logged."""
+async def deliver(bot: Bot | None, reply: Reply, *, outbox: Outbox | None = None) -> None:
+    """Send a reply meant for another chat (a relay or an alert); a failure is only logged.
+
+    A web chat's reply goes to `outbox` (the web outbox, where its page collects it).
+    """
+    if web_token(reply.to) is not None:
+        await _to_web(reply, outbox)
+        return
     target = telegram_chat_id(reply.to)
-    if target is None:
+    if target is None or bot is None:
         log.warning("a reply for another channel was dropped")
         return
     try:
         await bot.send_message(chat_id=target, **send_kwargs(reply))
     except TelegramError:
         log.warning("a relay or alert could not be delivered", exc_info=True)
+
+
+async def _to_web(reply: Reply, outbox: Outbox | None) -> None:
+    """Store a reply for a web chat; without an outbox, or on failure, it is only logged."""
+    if outbox is None:
+        log.warning("a reply for a web chat was dropped: no web outbox here")
+        return
+    try:
+        await outbox(reply)
+    except Exception:
+        log.warning("a reply for a web chat could not be stored", exc_info=True)
 
 
 async def _delete(context: HealthbotContext, chat_id: int, message_ids: list[int]) -> None:
