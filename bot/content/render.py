@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.content.store import ContentStore
@@ -23,13 +25,32 @@ FORMATS: tuple[Format, ...] = ("html", "plain")
 UI_VARIABLES = {"position": 1, "hours": "08:00-20:00"}
 
 
+MAX_REPEAT = 1000  # "ab" * n in editors' text: n larger than this is refused, not allocated
+
+
+class EditorsSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, also refusing `**` and a large `*`: editors' text cannot exhaust memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Multiply small things only; never raise to a power."""
+        if operator == "**":
+            raise SecurityError("powers (**) are not allowed in content text")
+        sizes = [v for v in (left, right) if isinstance(v, int) and not isinstance(v, bool)]
+        repeats = isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple)
+        if repeats and any(abs(v) > MAX_REPEAT for v in sizes):
+            raise SecurityError(f"repeating text more than {MAX_REPEAT} times is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
 class Renderer:
     """Turns content and UI strings into finished message text for one format."""
 
     def __init__(self, store: ContentStore, templates: Path | None = None) -> None:
         self._store = store
         # Editors' text is plain text; escaping happens once, in the channel template.
-        self._sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._sandbox = EditorsSandbox(undefined=StrictUndefined, autoescape=False)
         self._compiled: dict[str, Template] = {}
         folder = templates or store.root / "templates"
         self._channels = {

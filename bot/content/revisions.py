@@ -101,6 +101,19 @@ async def awaiting_review(session: AsyncSession) -> list[ContentRevisionDB]:
     return list(rows)
 
 
+async def pending(session: AsyncSession) -> dict[str, list[ContentRevisionDB]]:
+    """Unpublished revisions (drafts, submitted, returned) by item, oldest first."""
+    rows = await session.scalars(
+        select(ContentRevisionDB)
+        .where(ContentRevisionDB.status.in_((DRAFT, SUBMITTED, RETURNED)))
+        .order_by(ContentRevisionDB.number)
+    )
+    found: dict[str, list[ContentRevisionDB]] = {}
+    for row in rows:
+        found.setdefault(row.item, []).append(row)
+    return found
+
+
 async def open_revision(session: AsyncSession, item: str, author: str) -> ContentRevisionDB | None:
     """The author's unfinished revision of an item (a draft, or one returned to them)."""
     return await session.scalar(
@@ -332,9 +345,7 @@ async def _serialise(session: AsyncSession) -> None:
     `content_state` row): imports, new revisions and publishes from several processes then run
     one after another, and each reads what the one before committed."""
     await session.execute(
-        update(ContentStateDB)
-        .where(ContentStateDB.id == 1)
-        .values(version=ContentStateDB.version)
+        update(ContentStateDB).where(ContentStateDB.id == 1).values(version=ContentStateDB.version)
     )
 
 

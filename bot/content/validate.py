@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,6 +21,21 @@ ANSWER_LIMIT = 600
 MORE_LIMIT = 1500
 BUTTON_LABEL_LIMIT = 40
 SAFETY_LIMIT = 1000
+# the web chat page's own words (bot/web/chat.py)
+CHAT_UI_KEYS = (
+    "chat_title",
+    "chat_intro",
+    "chat_placeholder",
+    "chat_send",
+    "chat_exit",
+    "chat_offline",
+    "chat_expired",
+    "chat_slow_down",
+    "chat_too_long",
+    "chat_location_failed",
+    "chat_unavailable",
+    "chat_noscript",
+)
 REQUIRED_UI = (
     "welcome",
     "anonymous",
@@ -45,6 +60,7 @@ REQUIRED_UI = (
     "button_not_helpful",
     "button_more",
     "button_menu",
+    *CHAT_UI_KEYS,
 )
 TYPED_NUMBER_HINT = "a phone number is typed; use {{ helplines.KEY.number }}"
 _TYPED_NUMBER = re.compile(
@@ -67,16 +83,11 @@ class Report:
 
 def validate(content_root: Path, nlu_data: Path, today: date | None = None) -> Report:
     """Load and check the content and its consistency with the NLU training data."""
-    report = Report()
     try:
         store = load_content(content_root)
     except ContentError as exc:
-        report.errors.extend(exc.problems)
-        return report
-    _check_references(store, report)
-    _check_rendering(store, report)
-    _check_safety(store, report)
-    _check_reviews(store, report, today or date.today())
+        return Report(errors=list(exc.problems))
+    report = check_store(store, today or date.today())
     try:
         trained = set(load_training_data(nlu_data).intents)
     except TrainingDataError as exc:
@@ -87,6 +98,25 @@ def validate(content_root: Path, nlu_data: Path, today: date | None = None) -> R
             report.errors.append(f"intent {intent}: no training examples in {nlu_data}")
     for intent in sorted(trained - set(ALL_INTENTS)):
         report.errors.append(f"intent {intent}: trained but not in the intent taxonomy")
+    return report
+
+
+def check_store(
+    store: ContentStore, today: date, *, items: Collection[str] | None = None
+) -> Report:
+    """Every check of one loaded store (the NLU consistency aside).
+
+    With `items`, only those items are rendered, and the service map and safety rules (which no
+    item changes) are not read again: fast enough to check one edited item in the web console,
+    whose caller keeps the messages about that item.
+    """
+    report = Report()
+    _check_references(store, report)
+    _check_rendering(store, report, items)
+    if items is None:  # the files no single item changes
+        _check_referral_notes(store, report)
+        _check_safety(store, report)
+    _check_reviews(store, report, today)
     return report
 
 
@@ -108,7 +138,6 @@ def _check_references(store: ContentStore, report: Report) -> None:
     for key in REQUIRED_UI:
         if key not in store.ui:
             report.errors.append(f"ui.yml: {key} missing")
-    _check_referral_notes(store, report)
     for topic in store.menu.topics:
         if not topic.intents and topic.action not in store.conversation:
             report.errors.append(f"menu.yml: topic {topic.id} has no intents and no known action")
@@ -119,7 +148,9 @@ def _check_references(store: ContentStore, report: Report) -> None:
                 )
     texts = [(f"ui.yml {k}", v) for k, v in store.ui.items()]
     texts += [
-        (f"topic {k}", t) for k, item in store.topics.items() for t in (item.answer, item.more)
+        (f"topic {k}.{part}", getattr(item, part))
+        for k, item in store.topics.items()
+        for part in ("answer", "more")
     ]
     texts += [(f"conversation {k}", item.answer) for k, item in store.conversation.items()]
     for where, localised in texts:
@@ -142,16 +173,20 @@ def _check_referral_notes(store: ContentStore, report: Report) -> None:
             report.errors.append(f"ui.yml: referral_note_{service} missing (see service_map.yml)")
 
 
-def _check_rendering(store: ContentStore, report: Report) -> None:
+def _check_rendering(
+    store: ContentStore, report: Report, items: Collection[str] | None = None
+) -> None:
     renderer = Renderer(store)
+    topics = {k: v for k, v in store.topics.items() if items is None or k in items}
+    conversation = {k: v for k, v in store.conversation.items() if items is None or k in items}
     for language in LANGUAGES:
-        for key, text in store.ui.items():
+        for key, text in store.ui.items() if items is None else ():
             where = f"ui.yml {key}.{language}"
             _render(report, where, renderer.text, text.get(language), language, UI_VARIABLES)
-        for intent, conv in store.conversation.items():
+        for intent, conv in conversation.items():
             where = f"conversation {intent}.{language}"
             _render(report, where, renderer.text, conv.answer.get(language), language)
-        for intent, item in store.topics.items():
+        for intent, item in topics.items():
             for part, limit in (("answer", ANSWER_LIMIT), ("more", MORE_LIMIT)):
                 where = f"topic {intent}.{part}.{language}"
                 source = getattr(item, part).get(language)
@@ -169,9 +204,11 @@ def _check_rendering(store: ContentStore, report: Report) -> None:
 def _render(report: Report, where: str, render: Callable[..., str], *args: object) -> str | None:
     try:
         return render(*args)
-    except (TemplateError, KeyError, AttributeError) as exc:
+    except TemplateError as exc:
         report.errors.append(f"{where}: does not render ({exc})")
-        return None
+    except Exception as exc:  # editors' text: {{ 1/0 }} must be reported, never crash
+        report.errors.append(f"{where}: does not render ({exc.__class__.__name__}: {exc})")
+    return None
 
 
 def _check_safety(store: ContentStore, report: Report) -> None:

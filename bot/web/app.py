@@ -1,4 +1,4 @@
-"""`healthbot web`: the console for counsellors (and, next, editors and reviewers).
+"""`healthbot web`: the console for counsellors, editors, reviewers and admins, and the web chat.
 
 A Starlette application with Jinja2 templates (autoescaped) and a little JavaScript; sessions in a
 signed, HttpOnly, SameSite=strict cookie; a CSRF token on every form; logins throttled in the
@@ -24,9 +24,13 @@ from bot.db.models import utcnow
 from bot.dialogue.counsellor import Desk
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Reply
+from bot.web import outbox
 from bot.web.accounts import audit, authenticate, recent_audit, user_by_id
+from bot.web.chat import chat_routes
+from bot.web.content import content_routes
 from bot.web.deps import WebDeps
 from bot.web.inbox import inbox_routes
+from bot.web.insight import insight_routes
 from bot.web.security import check_csrf, csrf_token, login, logout, require, session_middleware
 from handlers.messages import deliver
 
@@ -50,10 +54,11 @@ def build_web_app(
     the editors' pages work on and reload after a publish.
     """
     templates = Jinja2Templates(directory=str(TEMPLATES))
+    to_web = outbox.writer(sessions, secret)
 
     async def send(reply: Reply) -> None:
-        if bot is not None:
-            await deliver(bot, reply)
+        """Deliver a reply for another chat: a web chat's outbox, or Telegram."""
+        await deliver(bot, reply, outbox=to_web)
 
     async def home(request: Request) -> Response:
         role = request.session.get("role")
@@ -123,6 +128,9 @@ def build_web_app(
         Route("/logout", logout_submit, methods=["POST"]),
         Route("/audit", audit_page),
         *inbox_routes(deps),
+        *content_routes(deps),
+        *insight_routes(deps),
+        *chat_routes(deps, https_only=https_only),
     ]
     return Starlette(
         routes=routes,

@@ -32,6 +32,7 @@ from starlette.routing import Route
 from bot import paths
 from bot.content.render import Renderer
 from bot.content.store import load_content
+from bot.content.validate import CHAT_UI_KEYS
 from bot.db.models import UserDB
 from bot.dialogue.addresses import web_address
 from bot.dialogue.engine import DialogueEngine
@@ -67,21 +68,6 @@ PAGE_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
 }
-# The page's own words, in content/ui.yml (checked by `healthbot content validate`).
-PAGE_KEYS = (
-    "chat_title",
-    "chat_intro",
-    "chat_placeholder",
-    "chat_send",
-    "chat_exit",
-    "chat_offline",
-    "chat_expired",
-    "chat_slow_down",
-    "chat_too_long",
-    "chat_location_failed",
-    "chat_unavailable",
-    "chat_noscript",
-)
 LANGUAGES = ("en", "sw")
 Texts = dict[str, dict[str, str]]  # language -> key -> text
 
@@ -242,7 +228,7 @@ def page_words(deps: WebDeps) -> PageWords:
     store = deps.live.store if deps.live is not None else load_content(paths.CONTENT_DIR)
     renderer = Renderer(store)
     texts: Texts = {language: {} for language in LANGUAGES}
-    for key in PAGE_KEYS:
+    for key in CHAT_UI_KEYS:
         for language in LANGUAGES:
             texts[language][key] = renderer.text(store.ui[key].get(language), language)
     return PageWords(texts, tuple(h.number for h in store.helplines.values()))
