@@ -17,6 +17,7 @@ import yaml
 
 from nlu.training_data import TrainingData, load_training_data, parse_example
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~5x faster
 _BLOCK_START = re.compile(r"^- (intent|synonym|lookup|regex):", re.MULTILINE)
 
 
@@ -24,7 +25,7 @@ def raw_examples(directory: Path) -> dict[str, list[str]]:
     """Every intent's example lines, in file and line order."""
     found: dict[str, list[str]] = {}
     for path in sorted(directory.rglob("*.yml")):
-        document: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}  # noqa: S506
         for entry in document.get("nlu", []) or []:
             if isinstance(entry, dict) and "intent" in entry:
                 lines = str(entry.get("examples", "")).splitlines()

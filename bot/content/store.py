@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from bot.content.schema import ConversationItem, Helpline, Localised, Menu, TopicItem
 
 M = TypeVar("M", bound=BaseModel)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~5x faster
 Item = TypeVar("Item", TopicItem, ConversationItem)
 
 
@@ -43,7 +44,7 @@ class ContentStore:
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - safe
     except (OSError, yaml.YAMLError) as exc:
         problems.append(f"{path}: cannot read YAML ({exc.__class__.__name__})")
         return None
