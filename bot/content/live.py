@@ -3,16 +3,18 @@
 Every process (bot, web console, web chat) holds a `LiveContent`. It polls the publish counter at
 most every `interval` seconds (one tiny query) and, when the counter moved, rebuilds its store from
 the published revisions and points the shared `Renderer` at it. A revision whose training examples
-differ from what the parser was trained on is handed to `on_examples` (the runtime retrains the
-embedded parser in a thread and swaps the model in).
+differ from what the parser was trained on is handed to `on_examples`, in a background task (the
+runtime retrains the embedded parser in a thread and swaps the model in; the old one answers until
+then).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,7 +28,7 @@ from bot.content.store import ContentStore
 log = logging.getLogger(__name__)
 
 RELOAD_INTERVAL_S = 2.0
-ExamplesHook = Callable[[dict[str, list[str]]], Awaitable[None]]
+ExamplesHook = Callable[[dict[str, list[str]]], Coroutine[Any, Any, None]]
 
 
 def file_items(
@@ -60,6 +62,11 @@ def overlay(
     return dataclasses.replace(base, topics=topics, conversation=conversation)
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("retraining with published examples failed", exc_info=task.exception())
+
+
 class LiveContent:
     """The published content and the revision number of each item, reloaded when published."""
 
@@ -84,6 +91,7 @@ class LiveContent:
         self._clock = clock
         self._checked_at = float("-inf")
         self._examples: dict[str, list[str]] | None = None
+        self.retraining: asyncio.Task[None] | None = None
 
     async def refresh(self, *, force: bool = False) -> bool:
         """Reload if the publish counter moved; checked at most once per interval unless forced.
@@ -111,5 +119,13 @@ class LiveContent:
         examples = {item: revisions.examples_of(row.body) for item, row in rows.items()}
         if self._on_examples is not None and examples != self._examples:
             self._examples = examples
-            await self._on_examples(examples)
+            self._retrain(self._on_examples(examples))
         return True
+
+    def _retrain(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run the examples hook in the background: no young person waits for a retraining."""
+        previous = self.retraining
+        if previous is not None and not previous.done():
+            previous.cancel()  # a newer publish supersedes it (the thread itself runs to its end)
+        self.retraining = asyncio.create_task(work)
+        self.retraining.add_done_callback(_log_failure)

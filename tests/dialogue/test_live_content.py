@@ -14,7 +14,8 @@ from bot.content.sync import import_files
 from bot.db.models import MessageDB, ReferralSearchDB, UnansweredDB, nairobi_today
 from bot.dialogue import payloads
 from bot.dialogue.engine import DialogueEngine
-from nlu.embedded import EmbeddedParser
+from bot.runtime import ExampleTrainer
+from nlu.embedded import EmbeddedModel, EmbeddedParser
 from tests.conftest import make_engine
 from tests.factories import OTHER_USER, button, location, text
 
@@ -153,3 +154,36 @@ async def test_conversational_replies_record_their_content_and_revision(
         ("reply", "out_of_scope", 1),
         ("more", "hiv_prep", 1),
     ]
+
+
+async def test_published_training_examples_retrain_in_the_background(
+    sessions: async_sessionmaker[AsyncSession], model: EmbeddedModel, content: ContentStore
+) -> None:
+    """The answer to the turn that notices a publish does not wait for the retraining."""
+    await import_files(sessions, paths.CONTENT_DIR, paths.NLU_DATA_DIR)
+    parser = EmbeddedParser(model)  # this test's own: retraining changes it
+    engine = make_engine(sessions, parser, content, live=True)
+    live = engine._live
+    assert live is not None
+    live._on_examples = ExampleTrainer(parser)
+    await live.refresh(force=True)
+    assert live.retraining is not None
+    await live.retraining  # the files' own examples: nothing to retrain
+    assert parser._model is model
+
+    novel = "zebra umbrella toaster"
+    async with sessions() as session, session.begin():
+        body = dict((await revisions.published(session))["hiv_prep"].body)
+        body["examples"] = [*body["examples"], novel, *(f"{novel} {n}" for n in range(8))]
+        draft = await revisions.save_draft(
+            session, item="hiv_prep", kind="topic", body=body, author="amina"
+        )
+        await revisions.submit(session, item="hiv_prep", number=draft.number, actor="amina")
+        await revisions.approve(
+            session, item="hiv_prep", number=draft.number, reviewer="rev", today=date(2026, 12, 1)
+        )
+    await engine.handle(text("hello"))  # notices the publish, answers with the old model
+    assert live.retraining is not None and not live.retraining.done()
+    await live.retraining
+    assert parser._model is not model
+    assert (await parser.parse(novel)).intent.name == "hiv_prep"
