@@ -6,18 +6,13 @@ to Nairobi. Screenshots go to docs/screenshots/chat.png and chat-crisis.png.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, Response, sync_playwright
 
-from tests.browser.test_console import CHROMIUM, FLAGS, SCREENSHOTS, free_port
+from tests.browser.web import CHROMIUM, FLAGS, SCREENSHOTS, healthbot_web, web_env
 
 pytestmark = pytest.mark.browser
 SECRET = "browser-chat-secret-0123456789abcdef"
@@ -28,35 +23,9 @@ FIRST_LOAD_LIMIT = 100 * 1024
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[str]:
     """The real `healthbot web` process on a fresh database, without Telegram."""
-    assert Path(CHROMIUM).is_file(), "make test installs Debian's chromium"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "HEALTHBOT_SECRET": SECRET,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'h.db'}",
-    }
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "web", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/chat", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
+    env = web_env(tmp_path, SECRET, f"sqlite:///{tmp_path / 'data' / 'h.db'}")
+    with healthbot_web(tmp_path, env, ready="/chat") as base:
         yield base
-    finally:
-        server.terminate()
-        server.communicate(timeout=20)
 
 
 def shot(page: Page, name: str) -> None:

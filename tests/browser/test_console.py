@@ -8,15 +8,9 @@ docs/screenshots/.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
@@ -25,29 +19,19 @@ from bot.cases.seal import seal
 from bot.db.migrate import upgrade
 from bot.db.repository import get_or_create_user
 from bot.db.session import create_engine, session_factory
+from tests.browser.web import (
+    CHROMIUM,
+    FLAGS,
+    PASSWORD,
+    SCREENSHOTS,
+    add_account,
+    healthbot_web,
+    web_env,
+)
 from tests.fakes.bot_api import BotApiEmulator
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 SECRET = "browser-secret-0123456789abcdef"
-PASSWORD = "correct horse battery"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def seed(database_url: str) -> None:
@@ -71,60 +55,19 @@ async def seed(database_url: str) -> None:
 
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[tuple[str, BotApiEmulator]]:
-    assert Path(CHROMIUM).is_file(), "make test installs Debian's chromium"
     database_url = f"sqlite:///{tmp_path / 'data' / 'h.db'}"
     asyncio.run(seed(database_url))
     with BotApiEmulator() as emulator:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", str(tmp_path)),
-            "HEALTHBOT_SECRET": SECRET,
-            "DATABASE_URL": database_url,
-            "TELEGRAM_BOT_TOKEN": emulator.token,
-            "TELEGRAM_API_BASE_URL": emulator.base_url,
-        }
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "users",
-                "add",
-                "--username",
-                "amina",
-                "--role",
-                "counsellor",
-            ],
-            cwd=tmp_path,
-            env=env,
-            input=PASSWORD + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-            timeout=120,
+        env = web_env(
+            tmp_path,
+            SECRET,
+            database_url,
+            TELEGRAM_BOT_TOKEN=emulator.token,
+            TELEGRAM_API_BASE_URL=emulator.base_url,
         )
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "web", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    httpx.get(base + "/login", timeout=2)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.3)
+        add_account(tmp_path, env, "amina", "counsellor")
+        with healthbot_web(tmp_path, env) as base:
             yield base, emulator
-        finally:
-            server.terminate()
-            server.communicate(timeout=20)
 
 
 def shot(page: Page, name: str) -> None:

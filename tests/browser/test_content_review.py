@@ -8,15 +8,10 @@ docs/screenshots/.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
@@ -27,7 +22,8 @@ from bot.db.models import MessageDB
 from bot.db.session import create_engine, session_factory
 from bot.web.accounts import add_user
 from nlu.embedded import EmbeddedParser
-from tests.browser.test_console import CHROMIUM, FLAGS, PASSWORD, SCREENSHOTS, SECRET, free_port
+from tests.browser.test_console import SECRET
+from tests.browser.web import CHROMIUM, FLAGS, PASSWORD, SCREENSHOTS, healthbot_web, web_env
 from tests.conftest import make_engine, run_in_new_loop
 from tests.factories import text
 
@@ -49,40 +45,11 @@ async def seed(database_url: str) -> None:
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The real `healthbot web` on a fresh database: its base URL and the database URL."""
-    assert Path(CHROMIUM).is_file(), "make test installs Debian's chromium"
     database_url = f"sqlite:///{tmp_path / 'data' / 'h.db'}"
     run_in_new_loop(seed(database_url))  # leaves pytest-asyncio's event loop alone
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "HEALTHBOT_SECRET": SECRET,
-        "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": "",
-    }
-    port = free_port()
-    log = (tmp_path / "web.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "web", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                httpx.get(base + "/login", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        assert server.poll() is None, (tmp_path / "web.log").read_text()[-2000:]
+    env = web_env(tmp_path, SECRET, database_url)
+    with healthbot_web(tmp_path, env) as base:
         yield base, database_url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
 
 
 def log_in(page: Page, base: str, username: str, home: str) -> None:

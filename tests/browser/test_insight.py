@@ -7,17 +7,12 @@ tests/insight/seed.py plus a month of generated traffic, so the charts have some
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +29,8 @@ from bot.db.models import (
 )
 from bot.db.session import create_engine, session_factory
 from bot.insight import first_day, start_of
-from tests.browser.test_console import CHROMIUM, FLAGS, PASSWORD, SECRET, free_port, shot
+from tests.browser.test_console import SECRET, shot
+from tests.browser.web import CHROMIUM, FLAGS, PASSWORD, add_account, healthbot_web, web_env
 from tests.insight import seed as expected
 from tests.insight.seed import seed
 
@@ -117,49 +113,12 @@ async def prepare(database_url: str) -> None:
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[str]:
     """The real `healthbot web` on a seeded database, with an editor account; its base URL."""
-    assert Path(CHROMIUM).is_file(), "make test installs Debian's chromium"
     database_url = f"sqlite:///{tmp_path / 'data' / 'h.db'}"
     asyncio.run(prepare(database_url))
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "HEALTHBOT_SECRET": SECRET,
-        "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": "",
-    }
-    healthbot = [sys.executable, "-m", "bot.cli"]
-    subprocess.run(
-        [*healthbot, "users", "add", "--username", "wanjiru", "--role", "editor"],
-        cwd=tmp_path,
-        env=env,
-        input=PASSWORD + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = free_port()
-    server = subprocess.Popen(
-        [*healthbot, "web", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/login", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
+    env = web_env(tmp_path, SECRET, database_url)
+    add_account(tmp_path, env, "wanjiru", "editor")
+    with healthbot_web(tmp_path, env) as base:
         yield base
-    finally:
-        server.terminate()
-        server.communicate(timeout=20)
 
 
 def test_an_editor_reads_the_insight_dashboard(console: str) -> None:
