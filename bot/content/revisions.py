@@ -343,10 +343,16 @@ async def _publish(session: AsyncSession, row: ContentRevisionDB) -> None:
 async def _serialise(session: AsyncSession) -> None:
     """Take the content write lock for the rest of this transaction (a no-op write to the one
     `content_state` row): imports, new revisions and publishes from several processes then run
-    one after another, and each reads what the one before committed."""
-    await session.execute(
+    one after another, and each reads what the one before committed.
+
+    Migration 0005 writes that row; should it be missing, it is made (a race to make it ends in
+    an IntegrityError, which `import_files` retries)."""
+    locked = await session.execute(
         update(ContentStateDB).where(ContentStateDB.id == 1).values(version=ContentStateDB.version)
     )
+    if getattr(locked, "rowcount", 1) == 0:
+        session.add(ContentStateDB(id=1, version=0, changed_at=utcnow()))
+        await session.flush()
 
 
 async def _last_import(session: AsyncSession, item: str) -> ContentRevisionDB | None:

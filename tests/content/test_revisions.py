@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import paths
@@ -18,7 +18,7 @@ from bot.content.revisions import RevisionError
 from bot.content.store import ContentStore
 from bot.content.sync import import_files
 from bot.db.migrate import upgrade
-from bot.db.models import ContentRevisionDB
+from bot.db.models import ContentRevisionDB, ContentStateDB
 from bot.db.session import create_engine, session_factory
 
 TODAY = date(2026, 12, 1)
@@ -204,3 +204,13 @@ async def test_concurrent_imports_on_sqlite_publish_each_item_once(tmp_path: Pat
 async def test_concurrent_imports_on_postgres_publish_each_item_once(postgres_url: str) -> None:
     count, items, version = await concurrent_imports(postgres_url)
     assert count == items == version == 27
+
+
+async def test_a_missing_counter_row_is_made_and_counts(
+    sessions: async_sessionmaker[AsyncSession], items: Any
+) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(delete(ContentStateDB))
+    await seed(sessions, items)
+    async with sessions() as session:
+        assert await revisions.content_version(session) == len(items)
