@@ -246,16 +246,12 @@ def review_routes(deps: WebDeps) -> list[Route]:
         return content_page(deps, request, "review_list.html", rows=rows)
 
     async def review_page(request: Request) -> Response:
-        item, number = request.path_params["item"], int(request.path_params["number"])
         async with deps.sessions() as session:
-            user = await staff(session, request, *REVIEWING)
-            live = await live_content(deps)
-            kind = kind_of(live, item)
-            row = await _revision(session, item, number)
+            it = await _open(deps, session, request, *REVIEWING)
             current = await revisions.published(session)
-        now = current.get(item)
+        now, row = current.get(it.item), it.row
         problems = (
-            await problems_of(live, item, kind, row.body, current)
+            await problems_of(it.live, it.item, it.kind, row.body, current)
             if row.status == revisions.SUBMITTED
             else []
         )
@@ -266,26 +262,23 @@ def review_routes(deps: WebDeps) -> list[Route]:
             row=row,
             published=now,
             diffs=diff_bodies(now.body if now else {}, row.body),
-            previews=previews(candidate(live.store, item, kind, row.body), item),
+            previews=previews(candidate(it.live.store, it.item, it.kind, row.body), it.item),
             problems=problems,
-            own=row.author == user.username,
+            own=row.author == it.user.username,
         )
 
     async def approve(request: Request) -> Response:
-        item, number = request.path_params["item"], int(request.path_params["number"])
         require(request, *REVIEWING)
         await check_csrf(request)
         async with deps.sessions() as session, session.begin():
-            user = await staff(session, request, *REVIEWING)
-            live = await live_content(deps)
-            kind = kind_of(live, item)
-            row = await _revision(session, item, number)
+            it = await _open(deps, session, request, *REVIEWING)
+            item, number, user, live = it.item, it.number, it.user, it.live
             current = await revisions.published(session)
-            problems = await problems_of(live, item, kind, row.body, current)
+            problems = await problems_of(live, item, it.kind, it.row.body, current)
             if problems:
                 flash(request, "This revision does not pass the checks now: " + problems[0][1])
                 return RedirectResponse(f"/review/{item}/{number}", status_code=303)
-            changed = summary(current[item].body if item in current else None, row.body)
+            changed = summary(current[item].body if item in current else None, it.row.body)
             try:
                 await revisions.approve(
                     session, item=item, number=number, reviewer=user.username, today=date.today()
@@ -352,13 +345,10 @@ def review_routes(deps: WebDeps) -> list[Route]:
         )
 
     async def history_revision(request: Request) -> Response:
-        item, number = request.path_params["item"], int(request.path_params["number"])
         async with deps.sessions() as session:
-            user = await staff(session, request, *EDITING)
-            live = await live_content(deps)
-            kind = kind_of(live, item)
-            row = await _revision(session, item, number)
-            before = await revisions.revision(session, item, number - 1)
+            it = await _open(deps, session, request, *EDITING)
+            before = await revisions.revision(session, it.item, it.number - 1)
+        row = it.row
         return content_page(
             deps,
             request,
@@ -366,20 +356,17 @@ def review_routes(deps: WebDeps) -> list[Route]:
             row=row,
             before=before,
             diffs=diffs_of(before.body if before else None, row.body),
-            previews=previews(candidate(live.store, item, kind, row.body), item),
-            can_roll_back=user.role in (*REVIEWING, "admin"),
+            previews=previews(candidate(it.live.store, it.item, it.kind, row.body), it.item),
+            can_roll_back=it.user.role in (*REVIEWING, "admin"),
         )
 
     async def rollback(request: Request) -> Response:
-        item, number = request.path_params["item"], int(request.path_params["number"])
         require(request, *REVIEWING)
         await check_csrf(request)
         async with deps.sessions() as session, session.begin():
-            user = await staff(session, request, *REVIEWING)
-            live = await live_content(deps)
-            kind = kind_of(live, item)
-            old = await _revision(session, item, number)
-            if candidate(live.store, item, kind, old.body) is None:
+            it = await _open(deps, session, request, *REVIEWING)
+            item, number, user, live = it.item, it.number, it.user, it.live
+            if candidate(live.store, item, it.kind, it.row.body) is None:
                 flash(request, f"Revision {number} no longer loads, so it cannot come back.")
                 return RedirectResponse(f"/content/{item}/history", status_code=303)
             try:
@@ -409,6 +396,27 @@ def review_routes(deps: WebDeps) -> list[Route]:
         Route("/content/{item}/history/{number:int}", history_revision),
         Route("/content/{item}/history/{number:int}/rollback", rollback, methods=["POST"]),
     ]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The revision a URL names (`/.../{item}/{number}`), who opened it, and the live content."""
+
+    user: WebUserDB
+    live: LiveContent
+    item: str
+    number: int
+    kind: str
+    row: ContentRevisionDB
+
+
+async def _open(deps: WebDeps, session: AsyncSession, request: Request, *roles: str) -> Opened:
+    """Check the role, reload the content, and find the item (404) and its revision (404)."""
+    item, number = request.path_params["item"], int(request.path_params["number"])
+    user = await staff(session, request, *roles)
+    live = await live_content(deps)
+    kind = kind_of(live, item)
+    return Opened(user, live, item, number, kind, await _revision(session, item, number))
 
 
 async def _revision(session: AsyncSession, item: str, number: int) -> ContentRevisionDB:
