@@ -240,7 +240,7 @@ def cmd_services_import(_settings: Settings | None, args: argparse.Namespace) ->
 
 
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
-    """Serve the web console with uvicorn (migrates the database first)."""
+    """Serve the web console and the web chat with uvicorn (the bot's runtime is prepared first)."""
     import uvicorn
 
     from bot.web.serve import build_console
@@ -561,7 +561,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     lookups.add_argument("--shared", default=str(paths.PROJECT_ROOT.parent / "shared" / "data"))
     lookups.set_defaults(handler=cmd_nlu_lookups, needs_settings=False)
 
-    content = sub.add_parser("content", help="curated content tools")
+    content = sub.add_parser("content", help="curated content: validate, import, export")
     content_sub = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
     validate = content_sub.add_parser("validate", help="check content/ and its training data")
     validate.add_argument("--content", default=str(paths.CONTENT_DIR), help=argparse.SUPPRESS)
@@ -609,7 +609,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     remove.set_defaults(handler=cmd_counsellors_remove)
     _add_users_parser(sub)
 
-    web = sub.add_parser("web", help="serve the web console (counsellors' inbox)")
+    web = sub.add_parser("web", help="serve the web console and the web chat (port 8000)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
     web.set_defaults(handler=cmd_web)
