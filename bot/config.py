@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Literal
@@ -18,6 +18,30 @@ DEFAULT_DATABASE_URL = "sqlite:///data/healthbot.db"
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 MIN_SECRET_LENGTH = 16
 DEFAULT_COUNSELLOR_HOURS = (time(8, 0), time(20, 0))
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - in a container the port is published by compose
+DEFAULT_PORT = 8080
+DEFAULT_RETENTION_DAYS = 90
+WEBHOOK_SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+# every variable `load_settings` reads (the compose file is checked against this list)
+ENVIRONMENT = (
+    "HEALTHBOT_SECRET",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_BASE_URL",
+    "DATABASE_URL",
+    "NLU_BACKEND",
+    "RASA_URL",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "WEB_SECURE_COOKIES",
+    "COUNSELLOR_HOURS",
+    "CASE_REALERT_MINUTES",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "HOST",
+    "PORT",
+    "RETENTION_DAYS",
+)
 
 NluBackend = Literal["embedded", "rasa"]
 
@@ -40,6 +64,12 @@ class Settings:
     counsellor_hours: tuple[time, time] = DEFAULT_COUNSELLOR_HOURS  # Nairobi time
     case_realert_minutes: int = 5
     web_secure_cookies: bool = False  # true behind HTTPS: the console's cookie is Secure
+    log_format: Literal["text", "json"] = "text"
+    webhook_url: str | None = None  # public https URL Telegram posts updates to
+    webhook_secret: str | None = field(default=None, repr=False)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    retention_days: int = DEFAULT_RETENTION_DAYS  # messages and transcripts older are purged
 
     def with_backend(self, backend: NluBackend) -> Settings:
         """A copy with another NLU backend."""
@@ -53,6 +83,15 @@ class Settings:
                 "or use `healthbot chat` for the terminal chat."
             )
         return self.telegram_bot_token
+
+    def require_webhook(self) -> tuple[str, str]:
+        """Return (WEBHOOK_URL, WEBHOOK_SECRET) or stop with a clear sentence."""
+        if not self.webhook_url or not self.webhook_secret:
+            raise ConfigError(
+                "webhook mode needs WEBHOOK_URL (the public https URL Telegram posts to) and "
+                "WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -)."
+            )
+        return self.webhook_url, self.webhook_secret
 
 
 def load_settings(
@@ -114,6 +153,24 @@ def load_settings(
     if not realert.isdigit() or not 1 <= int(realert) <= 1440:
         raise ConfigError("CASE_REALERT_MINUTES must be a whole number of minutes, 1 to 1440.")
 
+    log_format = (get("LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError("LOG_FORMAT must be `text` (a terminal) or `json` (production).")
+    webhook_url = get("WEBHOOK_URL")
+    if webhook_url is not None:
+        _require_http_url("WEBHOOK_URL", webhook_url)
+    webhook_secret = get("WEBHOOK_SECRET")
+    if webhook_secret is not None and (
+        len(webhook_secret) > 256 or not set(webhook_secret) <= WEBHOOK_SECRET_CHARS
+    ):
+        raise ConfigError("WEBHOOK_SECRET must be 1-256 of A-Z a-z 0-9 _ - (Telegram's rule).")
+    port = get("PORT") or str(DEFAULT_PORT)
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError("PORT must be a TCP port number, 1 to 65535.")
+    retention = get("RETENTION_DAYS") or str(DEFAULT_RETENTION_DAYS)
+    if not retention.isdigit() or not 1 <= int(retention) <= 3650:
+        raise ConfigError("RETENTION_DAYS must be a whole number of days, 1 to 3650.")
+
     return Settings(
         healthbot_secret=secret,
         telegram_bot_token=token,
@@ -125,6 +182,12 @@ def load_settings(
         counsellor_hours=hours,
         case_realert_minutes=int(realert),
         web_secure_cookies=secure == "true",
+        log_format="json" if log_format == "json" else "text",
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        host=get("HOST") or DEFAULT_HOST,
+        port=int(port),
+        retention_days=int(retention),
     )
 
 

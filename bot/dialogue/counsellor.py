@@ -297,7 +297,11 @@ class Desk:
     async def card(self, session: AsyncSession, case: CaseDB) -> str:
         """The context card: what a counsellor needs before answering, and no identity."""
         waited = max(0, int((utcnow() - _aware(case.opened_at)).total_seconds() // 60))
-        answered = await cases.recent_answers(session=session, user_id=case.user_id)
+        answered = (
+            await cases.recent_answers(session=session, user_id=case.user_id)
+            if case.user_id is not None
+            else []
+        )
         given = ", ".join(answered) or "none"
         lines = [
             f"Case {case.id} · {case.priority} · waiting {waited} min",

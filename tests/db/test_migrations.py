@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +33,7 @@ TABLES = {
     "unanswered",
     "referral_searches",
     "web_outbox",
+    "telegram_updates",
     "alembic_version",
 }
 
@@ -61,7 +63,7 @@ async def _model_diff(url: str) -> list[object]:
 async def _round_trip(url: str) -> None:
     assert await current_revision(url) is None
     await upgrade(url)
-    assert await current_revision(url) == "0005"
+    assert await current_revision(url) == "0006"
     assert await _tables(url) == TABLES
     assert await _model_diff(url) == [], "the migration and the models disagree"
     await upgrade(url)  # idempotent
@@ -232,3 +234,68 @@ async def test_sqlite_counsellors_survive_the_0004_rebuild(tmp_path: Path) -> No
 @pytest.mark.postgres
 async def test_postgres_counsellors_survive_0004(postgres_url: str) -> None:
     await _counsellors_survive_0004(postgres_url)
+
+
+async def _notes_survive_0006(url: str) -> None:
+    """0006 rebuilds `cases` on SQLite: notes and transcripts must not cascade away."""
+    await upgrade(url, "0005")
+    engine = create_engine(url)
+    now = {"now": datetime.now(UTC)}
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, channel, state, state_data, created_at, last_seen_at)"
+                    " VALUES ('u', 'telegram', 'idle', '{}', :now, :now)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO cases (user_id, channel, language, source, priority, status,"
+                    " opened_at) VALUES ('u', 'telegram', 'en', 'request', 'normal', 'active', :now)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO case_notes (case_id, text, created_at)"
+                    " VALUES (1, 'called back', :now)"
+                ),
+                now,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO case_messages (case_id, sender, text, created_at)"
+                    " VALUES (1, 'young', 'hi', :now)"
+                ),
+                now,
+            )
+        await engine.dispose()
+        await upgrade(url)
+        async with engine.begin() as conn:
+            notes = (await conn.execute(text("SELECT count(*) FROM case_notes"))).scalar()
+            said = (await conn.execute(text("SELECT count(*) FROM case_messages"))).scalar()
+            assert (notes, said) == (1, 1)
+            await conn.execute(text("UPDATE cases SET user_id = NULL"))  # now allowed
+            await conn.execute(text("DELETE FROM users"))
+            assert (await conn.execute(text("SELECT count(*) FROM case_notes"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_case_notes_survive_the_0006_rebuild(tmp_path: Path) -> None:
+    await _notes_survive_0006(f"sqlite:///{tmp_path / 'healthbot.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_case_notes_survive_0006(postgres_url: str) -> None:
+    await _notes_survive_0006(postgres_url)
+
+
+@pytest.mark.postgres
+async def test_workers_starting_together_migrate_one_after_another(postgres_url: str) -> None:
+    """Several bot processes upgrading an empty database at once: no "table already exists"."""
+    await asyncio.gather(*(upgrade(postgres_url) for _ in range(4)))
+    assert await current_revision(postgres_url) == "0006"
+    assert await _tables(postgres_url) == TABLES
