@@ -73,7 +73,9 @@ class FeedbackDB(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     content_id: Mapped[str] = mapped_column(String(64), index=True)
     helpful: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -294,7 +296,10 @@ class WebOutboxDB(Base):
 
 
 class TelegramUpdateDB(Base):
-    """A webhook update already taken by some process (so a redelivery is not answered twice)."""
+    """A webhook update taken by some process (so a redelivery is not answered twice).
+
+    `received_at` is when it was taken, `handled_at` when its replies were sent.
+    """
 
     __tablename__ = "telegram_updates"
 
@@ -302,3 +307,4 @@ class TelegramUpdateDB(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

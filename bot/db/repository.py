@@ -19,8 +19,12 @@ from bot.db.models import (
 
 
 async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
-    """Return the user row, creating it on first contact (safe when two processes race)."""
-    user = await session.get(UserDB, user_id)
+    """Return the user row, locked for this turn, creating it on first contact.
+
+    On PostgreSQL the row lock (FOR UPDATE) makes two turns of one person, in two processes or
+    two tasks, run one after the other; SQLite serialises writers anyway.
+    """
+    user = await session.get(UserDB, user_id, with_for_update=True)
     if user is not None:
         user.last_seen_at = utcnow()
         return user
@@ -36,7 +40,7 @@ async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: st
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(insert(UserDB).values(**values).on_conflict_do_nothing())
-    user = await session.get(UserDB, user_id)
+    user = await session.get(UserDB, user_id, with_for_update=True)
     assert user is not None
     return user
 

@@ -253,7 +253,8 @@ async def _notes_survive_0006(url: str) -> None:
             await conn.execute(
                 text(
                     "INSERT INTO cases (user_id, channel, language, source, priority, status,"
-                    " opened_at) VALUES ('u', 'telegram', 'en', 'request', 'normal', 'active', :now)"
+                    " opened_at)"
+                    " VALUES ('u', 'telegram', 'en', 'request', 'normal', 'active', :now)"
                 ),
                 now,
             )

@@ -1,0 +1,82 @@
+"""Each Telegram update answered once, whichever process receives it, however often it comes.
+
+Telegram redelivers a webhook update until it gets a 2xx. The first process to receive an update
+takes it (a row in `telegram_updates`), answers it, and marks it handled. A redelivery then meets
+one of three cases:
+
+- handled: a duplicate, answered 200 and not processed again;
+- taken but not handled, recently: another process is answering it; 503, so Telegram asks again;
+- taken but not handled for longer than the lease: the process that took it died; take it over.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import TelegramUpdateDB, utcnow
+
+LEASE = timedelta(seconds=60)
+
+
+class Claim(enum.Enum):
+    """What to do with a delivered update."""
+
+    TAKEN = "taken"  # ours: answer it
+    DUPLICATE = "duplicate"  # answered already
+    IN_PROGRESS = "in_progress"  # another process is answering it now
+
+
+class UpdateLedger:
+    """Takes and marks updates in the database (shared by every bot process)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, lease: timedelta = LEASE
+    ) -> None:
+        self._sessions = sessions
+        self._lease = lease
+
+    async def take(self, update_id: int, now: datetime | None = None) -> Claim:
+        """Take `update_id` for this process, or say why not. Database errors propagate."""
+        now = now or utcnow()
+        async with self._sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            inserted = await session.execute(
+                insert(TelegramUpdateDB)
+                .values(update_id=update_id, received_at=now)
+                .on_conflict_do_nothing()
+            )
+            if _count(inserted) == 1:
+                return Claim.TAKEN
+            stale = await session.execute(
+                update(TelegramUpdateDB)
+                .where(
+                    TelegramUpdateDB.update_id == update_id,
+                    TelegramUpdateDB.handled_at.is_(None),
+                    TelegramUpdateDB.received_at < now - self._lease,
+                )
+                .values(received_at=now)
+            )
+            if _count(stale) == 1:
+                return Claim.TAKEN
+            row = await session.get(TelegramUpdateDB, update_id)
+        return Claim.DUPLICATE if row is None or row.handled_at is not None else Claim.IN_PROGRESS
+
+    async def handled(self, update_id: int, now: datetime | None = None) -> None:
+        """Mark `update_id` answered."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(TelegramUpdateDB)
+                .where(TelegramUpdateDB.update_id == update_id)
+                .values(handled_at=now or utcnow())
+            )
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
