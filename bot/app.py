@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import BotCommand
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
@@ -15,7 +15,9 @@ import handlers
 from bot.config import Settings
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
+from bot.retention import purge
 from bot.runtime import Runtime, prepare
+from bot.telegram_limits import PatientRateLimiter
 from bot.web import outbox as web_outbox
 from bot.web.outbox import Outbox
 from handlers.context import BotData
@@ -23,12 +25,16 @@ from handlers.messages import deliver
 
 log = logging.getLogger(__name__)
 ALERT_INTERVAL_S = 15.0
+WEBHOOK_CONCURRENCY = 64
+PURGE_INTERVAL_S = 6 * 3600.0
 
 BOT_COMMANDS = (
     BotCommand("menu", "Topics · Mada"),
     BotCommand("language", "English / Kiswahili"),
     BotCommand("help", "Help · Msaada"),
     BotCommand("privacy", "What is stored · Kinachohifadhiwa"),
+    BotCommand("mydata", "What I hold about you · Ninachohifadhi kukuhusu"),
+    BotCommand("delete", "Erase your data · Futa data yako"),
 )
 
 
@@ -39,12 +45,19 @@ def build_application(
     request: BaseRequest | None = None,
     alert_interval_s: float | None = ALERT_INTERVAL_S,
     outbox: Outbox | None = None,
+    webhook: bool = False,
+    purge_interval_s: float | None = PURGE_INTERVAL_S,
 ) -> Application:  # type: ignore[type-arg]
     """Wire the bot. Without `dialogue`, the runtime is prepared in post_init (and closed after).
 
+    With `webhook`, updates come from `bot.server` (no polling updater) and up to
+    WEBHOOK_CONCURRENCY of them are answered at once (one person's turns still run one after
+    another: their row is locked for each turn).
+
     Every `alert_interval_s` a timer alerts on-duty counsellors about cases nobody has taken
     (None: no timer). Its state is in the database, so it survives restarts. Replies for web
-    chats go to `outbox` (by default the web outbox in the bot's database).
+    chats go to `outbox` (by default the web outbox in the bot's database). Every
+    `purge_interval_s` (and once at start) the retention purge runs (None: never).
     """
     runtime: list[Runtime] = []
     timers: list[asyncio.Task[None]] = []
@@ -56,16 +69,23 @@ def build_application(
             prepared = await prepare(settings)
             runtime.append(prepared)
             data.dialogue = prepared.dialogue
+        if runtime:
+            sessions = runtime[0].sessions
+        else:  # an engine was handed in: open the database for the outbox and the purge
+            database = create_engine(settings.database_url)
+            own_databases.append(database)
+            sessions = session_factory(database)
         if data.outbox is None:  # replies for web chats wait in the web outbox
-            if runtime:
-                database = runtime[0].db
-            else:  # an engine was handed in: open the database for the outbox
-                database = create_engine(settings.database_url)
-                own_databases.append(database)
-            data.outbox = web_outbox.writer(session_factory(database), settings.healthbot_secret)
+            data.outbox = web_outbox.writer(sessions, settings.healthbot_secret)
         await app.bot.set_my_commands(BOT_COMMANDS)
         if alert_interval_s is not None:
             timers.append(asyncio.create_task(_alert_loop(app, alert_interval_s)))
+        if purge_interval_s is not None:
+            timers.append(
+                asyncio.create_task(
+                    _purge_loop(sessions, settings.retention_days, purge_interval_s)
+                )
+            )
 
     async def post_shutdown(_app: Application) -> None:  # type: ignore[type-arg]
         for timer in timers:
@@ -84,7 +104,10 @@ def build_application(
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
+        .rate_limiter(PatientRateLimiter(overall_max_rate=settings.telegram_max_rate))
     )
+    if webhook:
+        builder = builder.updater(None).concurrent_updates(WEBHOOK_CONCURRENCY)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
@@ -106,3 +129,15 @@ async def _alert_loop(app: Application, interval_s: float) -> None:  # type: ign
                 await deliver(app.bot, reply, outbox=data.outbox)
         except Exception:
             log.exception("the case alert timer failed once; it keeps running")
+
+
+async def _purge_loop(
+    sessions: async_sessionmaker[AsyncSession], retention_days: int, interval_s: float
+) -> None:
+    """Run the retention purge now and every `interval_s` (idempotent; workers may overlap)."""
+    while True:
+        try:
+            await purge(sessions, retention_days=retention_days)
+        except Exception:
+            log.exception("the retention purge failed once; it runs again later")
+        await asyncio.sleep(interval_s)

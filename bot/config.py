@@ -21,6 +21,7 @@ DEFAULT_COUNSELLOR_HOURS = (time(8, 0), time(20, 0))
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - in a container the port is published by compose
 DEFAULT_PORT = 8080
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_TELEGRAM_MAX_RATE = 30  # messages a second, Telegram's documented limit for one bot
 WEBHOOK_SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 # every variable `load_settings` reads (the compose file is checked against this list)
@@ -41,6 +42,7 @@ ENVIRONMENT = (
     "HOST",
     "PORT",
     "RETENTION_DAYS",
+    "TELEGRAM_MAX_RATE",
 )
 
 NluBackend = Literal["embedded", "rasa"]
@@ -70,6 +72,7 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     retention_days: int = DEFAULT_RETENTION_DAYS  # messages and transcripts older are purged
+    telegram_max_rate: int = DEFAULT_TELEGRAM_MAX_RATE  # messages a second overall; 0: no limit
 
     def with_backend(self, backend: NluBackend) -> Settings:
         """A copy with another NLU backend."""
@@ -171,6 +174,12 @@ def load_settings(
     if not retention.isdigit() or not 1 <= int(retention) <= 3650:
         raise ConfigError("RETENTION_DAYS must be a whole number of days, 1 to 3650.")
 
+    max_rate = get("TELEGRAM_MAX_RATE") or str(DEFAULT_TELEGRAM_MAX_RATE)
+    if not max_rate.isdigit() or int(max_rate) > 100_000:
+        raise ConfigError(
+            "TELEGRAM_MAX_RATE must be a whole number of messages a second (0: no limit)."
+        )
+
     return Settings(
         healthbot_secret=secret,
         telegram_bot_token=token,
@@ -188,6 +197,7 @@ def load_settings(
         host=get("HOST") or DEFAULT_HOST,
         port=int(port),
         retention_days=int(retention),
+        telegram_max_rate=int(max_rate),
     )
 
 

@@ -6,6 +6,7 @@ import logging
 
 from telegram import Update
 
+from bot import metrics
 from handlers.context import HealthbotContext
 
 log = logging.getLogger(__name__)
@@ -16,4 +17,6 @@ async def on_error(update: object, context: HealthbotContext) -> None:
     kind = type(update).__name__
     if isinstance(update, Update):
         kind = "callback_query" if update.callback_query else "message"
+    if context.error is not None:
+        metrics.error(context.error)
     log.error("handler failed for a %s update", kind, exc_info=context.error)

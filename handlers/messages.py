@@ -7,6 +7,7 @@ import logging
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from bot import metrics
 from bot.dialogue.addresses import telegram_address, telegram_chat_id, web_token
 from bot.dialogue.messages import Inbound, InboundKind, Reply
 from bot.web.outbox import Outbox
@@ -20,6 +21,7 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
     chat, message = update.effective_chat, update.effective_message
     if chat is None:
         return
+    metrics.UPDATES.labels(kind=inbound.kind.value).inc()
     engine = context.bot_data.engine()
     replies: list[Reply] = await engine.handle(inbound)
     seen = [message.message_id] if message is not None and not update.callback_query else []

@@ -250,6 +250,7 @@ class EmbeddedParser:
 
     def __init__(self, model: EmbeddedModel) -> None:
         self.use(model)
+        self.parses = 0  # answered through `parse` (for the metrics)
 
     def use(self, model: EmbeddedModel) -> None:
         """Parse with `model` from now on (retrained with editors' published examples)."""
@@ -281,4 +282,6 @@ class EmbeddedParser:
 
     async def parse(self, text: str) -> ParseResult:
         """Parse one message (CPU-bound and sub-millisecond, so it runs inline)."""
-        return self.parse_sync(text)
+        result = self.parse_sync(text)
+        self.parses += 1
+        return result

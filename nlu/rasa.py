@@ -26,7 +26,16 @@ class RasaParser:
         self, url: str, *, timeout: float = DEFAULT_TIMEOUT, client: httpx.AsyncClient | None = None
     ) -> None:
         self._endpoint = url.rstrip("/") + "/model/parse"
+        self._status = url.rstrip("/") + "/status"
         self._client = client or httpx.AsyncClient(timeout=timeout)
+
+    async def reachable(self) -> bool:
+        """Whether the server answers `/status` with a loaded model (for readiness checks)."""
+        try:
+            response = await self._client.get(self._status)
+            return response.status_code == 200 and bool(response.json().get("model_file"))
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -86,8 +95,14 @@ class FallbackParser:
     def __init__(self, primary: RasaParser, fallback: EmbeddedParser) -> None:
         self._primary = primary
         self._fallback = fallback
-        self.fallbacks = 0
+        self.fallbacks = 0  # messages the embedded parser answered because Rasa could not
+        self.remote = 0  # messages Rasa answered
         self._outage = False
+
+    @property
+    def primary(self) -> RasaParser:
+        """The Rasa server's client."""
+        return self._primary
 
     @property
     def fallback(self) -> EmbeddedParser:
@@ -105,6 +120,7 @@ class FallbackParser:
                 self._outage = True
                 log.warning("Rasa unavailable (%s); answering with the embedded parser", exc)
             return local
+        self.remote += 1
         if self._outage:
             self._outage = False
             log.warning("Rasa is answering again after %d fallback(s)", self.fallbacks)

@@ -173,7 +173,11 @@ async def queue_position(*, session: AsyncSession, case: CaseDB) -> int:
 async def cases_to_alert(
     *, session: AsyncSession, now: datetime, realert_after: timedelta
 ) -> list[CaseDB]:
-    """Waiting cases never alerted, or alerted longer than `realert_after` ago, in queue order."""
+    """Waiting cases never alerted, or alerted longer than `realert_after` ago, in queue order.
+
+    The rows stay locked until the transaction ends, and rows another process has locked are
+    skipped (PostgreSQL), so two bot processes never alert about the same case twice.
+    """
     before = _utc(now) - realert_after
     return list(
         await session.scalars(
@@ -183,6 +187,7 @@ async def cases_to_alert(
                 CaseDB.alerted_at.is_(None) | (CaseDB.alerted_at < before),
             )
             .order_by(*QUEUE_ORDER)
+            .with_for_update(skip_locked=True)
         )
     )
 

@@ -24,6 +24,7 @@ from bot.db.models import utcnow
 from bot.dialogue.counsellor import Desk
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Reply
+from bot.health import health_routes, readiness
 from bot.web import outbox
 from bot.web.accounts import audit, authenticate, recent_audit, user_by_id
 from bot.web.chat import chat_routes
@@ -131,6 +132,7 @@ def build_web_app(
         *content_routes(deps),
         *insight_routes(deps),
         *chat_routes(deps, https_only=https_only),
+        *health_routes(lambda: readiness(sessions, None)),
     ]
     return Starlette(
         routes=routes,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.cases import repository as cases
 from bot.db.migrate import upgrade
-from bot.db.models import CaseDB
+from bot.db.models import CaseDB, utcnow
 from bot.db.repository import get_or_create_user
 from bot.db.session import create_engine, session_factory
 
@@ -182,3 +183,28 @@ async def test_one_counsellor_taking_different_cases_at_once_gets_one(
         async with setup() as session:
             still = await session.scalars(select(CaseDB.status).where(CaseDB.id.in_(opened)))
             assert sorted(still) == ["closed"] + ["waiting"] * (CLAIMERS - 1)
+
+
+async def alert_in(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+    """What one bot process's alert timer would alert about now."""
+    async with sessions() as session, session.begin():
+        due = await cases.cases_to_alert(
+            session=session, now=utcnow(), realert_after=timedelta(minutes=5)
+        )
+        await asyncio.sleep(0.05)  # the other process's timer fires meanwhile
+        await cases.mark_alerted(session=session, case_ids=[c.id for c in due], now=utcnow())
+        return [c.id for c in due]
+
+
+async def test_two_processes_alert_about_each_waiting_case_once(
+    engines: list[AsyncEngine],
+) -> None:
+    setup, timers = session_factory(engines[0]), [session_factory(e) for e in engines[1:]]
+    for round_ in range(5):
+        opened = await open_cases(setup, f"a{round_}", CASES_PER_ROUND)
+        alerted = [
+            case_id
+            for batch in await asyncio.gather(*(alert_in(t) for t in timers))
+            for case_id in batch
+        ]
+        assert sorted(alerted) == sorted(opened), alerted

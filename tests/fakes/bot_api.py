@@ -1,8 +1,10 @@
 """A small Telegram Bot API emulator over HTTP, for end-to-end tests of the real bot process.
 
 It speaks the subset the bot uses (getMe, getUpdates with long polling, sendMessage,
-answerCallbackQuery, setMyCommands, deleteWebhook...), accepts python-telegram-bot's form-encoded
-and JSON bodies, and lets a test push updates as a user and read what the bot sent.
+answerCallbackQuery, setMyCommands, setWebhook, deleteWebhook...), accepts python-telegram-bot's
+form-encoded and JSON bodies, and lets a test push updates as a user and read what the bot sent.
+In webhook mode a test posts updates to the bot the way Telegram does (`post_update`). `fail`
+makes the next calls of a method answer 429 (with retry_after) or a 5xx, as Telegram can.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +40,8 @@ class BotApiEmulator:
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._next_message_id = 1000
+        self.webhook: dict[str, Any] = {}
+        self._faults: dict[str, list[tuple[int, int | None]]] = {}
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -82,6 +88,38 @@ class BotApiEmulator:
                 self._changed.wait(remaining)
             return list(self.sent)
 
+    def fail(
+        self, method: str, status: int, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        """Answer the next `times` calls of `method` with `status` (429 with `retry_after`)."""
+        with self._changed:
+            self._faults.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def post_update(
+        self, update: dict[str, Any], *, secret: str | None = None, url: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """POST one update (with its update_id) to the bot's webhook, as Telegram does.
+
+        `secret` defaults to the one the bot registered; returns (status, JSON body).
+        """
+        target = url or self.webhook["url"]
+        token = self.webhook.get("secret_token") if secret is None else secret
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = token
+        request = urllib.request.Request(  # noqa: S310 - a local test URL
+            target, data=json.dumps(update).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            try:
+                return error.code, json.loads(body or b"{}")
+            except ValueError:
+                return error.code, {}
+
     def methods(self) -> list[str]:
         """Names of the Bot API methods called so far."""
         with self._changed:
@@ -92,6 +130,15 @@ class BotApiEmulator:
     def _call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._changed:
             self.calls.append((method, params))
+            faults = self._faults.get(method)
+            fault = faults.pop(0) if faults else None
+        if fault is not None:
+            status, retry_after = fault
+            error: dict[str, Any] = {"ok": False, "error_code": status, "description": "fault"}
+            if retry_after is not None:
+                error["parameters"] = {"retry_after": retry_after}
+                error["description"] = f"Too Many Requests: retry after {retry_after}"
+            return status, error
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method"}
@@ -102,6 +149,11 @@ class BotApiEmulator:
         return BOT_USER
 
     def _api_deleteWebhook(self, _params: dict[str, Any]) -> Any:
+        self.webhook = {}
+        return True
+
+    def _api_setWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = dict(params)
         return True
 
     def _api_setMyCommands(self, _params: dict[str, Any]) -> Any:

@@ -1,0 +1,206 @@
+"""`healthbot run --webhook`: an ASGI server that takes Telegram updates, plus health and metrics.
+
+Routes: `POST <path of WEBHOOK_URL>` (Telegram's updates, checked against WEBHOOK_SECRET),
+`GET /healthz`, `GET /readyz`, `GET /metrics`. An update is answered inline and then acknowledged:
+200 means its replies were sent (or it was a duplicate); 503 while the database is unreachable,
+so Telegram delivers it again later and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application
+from telegram.request import BaseRequest
+
+from bot import metrics
+from bot.app import build_application
+from bot.config import Settings
+from bot.health import health_routes, readiness
+from bot.runtime import Runtime, prepare
+from bot.updates import Claim, UpdateLedger
+from bot.web import outbox as web_outbox
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+MAX_BODY_BYTES = 1 << 20  # an update is a few kB; anything near this is not from Telegram
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+
+
+def webhook_path(webhook_url: str) -> str:
+    """The path Telegram posts to, e.g. `/telegram/webhook` (a reverse proxy maps it here)."""
+    return urlsplit(webhook_url).path or "/"
+
+
+class WebhookEndpoint:
+    """Checks, deduplicates and answers one delivered update."""
+
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        ledger: UpdateLedger,
+        secret: str,
+    ) -> None:
+        self._application = application
+        self._ledger = ledger
+        self._secret = secret.encode()
+
+    async def __call__(self, request: Request) -> Response:
+        """Answer Telegram's POST: 200 handled or duplicate; 4xx refused; 503 try again."""
+        started = time.perf_counter()
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            return _outcome("forbidden", 403)
+        body = await _read_body(request)
+        if body is None:
+            return _outcome("too_large", 413)
+        data = _update_json(body)
+        if data is None:
+            return _outcome("bad_request", 400)
+        update_id = int(data["update_id"])
+        try:
+            claim = await self._ledger.take(update_id)
+        except Exception as exc:  # the database is down: Telegram must deliver it again
+            metrics.error(exc)
+            log.warning("webhook: update not taken, database unavailable (%s)", type(exc).__name__)
+            return _outcome("unavailable", 503)
+        if claim is Claim.DUPLICATE:
+            return _outcome("duplicate", 200)
+        if claim is Claim.IN_PROGRESS:
+            return _outcome("in_progress", 503)
+        update = Update.de_json(data, self._application.bot)
+        await self._application.process_update(update)
+        try:
+            await self._ledger.handled(update_id)
+        except Exception as exc:
+            metrics.error(exc)
+            log.warning("webhook: update answered but not marked (%s)", type(exc).__name__)
+        metrics.UPDATE_SECONDS.observe(time.perf_counter() - started)
+        return _outcome("handled", 200)
+
+
+def _outcome(name: str, status: int) -> Response:
+    metrics.WEBHOOK.labels(outcome=name).inc()
+    return JSONResponse({"ok": status == 200, "outcome": name}, status_code=status)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None once it passes MAX_BODY_BYTES (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _update_json(body: bytes) -> dict[str, Any] | None:
+    """A JSON object with an integer `update_id`, or None."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+        return None
+    return data
+
+
+class BotServer:
+    """The bot behind an ASGI server: prepared in the lifespan, in the server's own event loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        request: BaseRequest | None = None,
+        register_webhook: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._url, self._secret = settings.require_webhook()
+        self._request = request
+        self._register = register_webhook
+        self._runtime: Runtime | None = None
+        self._endpoint: WebhookEndpoint | None = None
+
+    def app(self) -> Starlette:
+        """The ASGI application."""
+        routes = [
+            Route(webhook_path(self._url), self._webhook, methods=["POST"]),
+            *health_routes(self._probe),
+            Route("/metrics", self._metrics, methods=["GET"]),
+        ]
+        return Starlette(routes=routes, lifespan=self._lifespan)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        runtime = await prepare(self._settings)
+        self._runtime = runtime
+        metrics.watch_parser(runtime.parser)
+        application = build_application(
+            self._settings,
+            dialogue=runtime.dialogue,
+            request=self._request,
+            outbox=web_outbox.writer(runtime.sessions, self._settings.healthbot_secret),
+            webhook=True,
+        )
+        await application.initialize()
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        if self._register:
+            await application.bot.set_webhook(
+                self._url,
+                secret_token=self._secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+                drop_pending_updates=False,
+            )
+        self._endpoint = WebhookEndpoint(application, UpdateLedger(runtime.sessions), self._secret)
+        log.info("webhook ready at %s", webhook_path(self._url))
+        try:
+            yield
+        finally:
+            self._endpoint = None
+            await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+            await application.shutdown()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)
+            await runtime.close()
+
+    async def _webhook(self, request: Request) -> Response:
+        if self._endpoint is None:
+            return _outcome("unavailable", 503)
+        return await self._endpoint(request)
+
+    async def _probe(self) -> tuple[bool, dict[str, Any]]:
+        if self._runtime is None:
+            return False, {"database": "unknown", "nlu": {}}
+        return await readiness(self._runtime.sessions, self._runtime.parser)
+
+    async def _metrics(self, _request: Request) -> Response:
+        if self._runtime is not None:
+            with contextlib.suppress(Exception):  # the queue figures need the database
+                await metrics.refresh_queue(self._runtime.sessions)
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

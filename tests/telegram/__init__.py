@@ -1,0 +1,1 @@
+"""Tests for the Telegram-facing production parts: update ledger, limits, health, metrics."""
