@@ -24,14 +24,37 @@ T = TypeVar("T")
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the Telegram bot (polling)."""
+    """Run the Telegram bot: polling, or with --webhook an ASGI server Telegram posts to."""
     from bot.app import build_application
 
     if args.webhook:
-        raise ConfigError("--webhook is not available yet; run without it to use polling.")
+        return _run_webhook(settings, args)
     app = build_application(settings)
     log.info("starting the Telegram bot (polling) at %s", _safe_base(settings))
     app.run_polling(drop_pending_updates=False)
+    return 0
+
+
+def _run_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve the webhook, /healthz, /readyz and /metrics with uvicorn."""
+    import uvicorn
+
+    from bot.server import BotServer, webhook_path
+
+    server = BotServer(settings)  # checks WEBHOOK_URL and WEBHOOK_SECRET first
+    host = args.host or settings.host
+    port = args.port or settings.port
+    path = webhook_path(settings.webhook_url or "")
+    log.info("starting the Telegram bot (webhook) on %s:%d at %s", host, port, path)
+    uvicorn.run(
+        server.app(),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,  # access lines carry client addresses
+        log_config=None,  # our handler: JSON in production, the token filter
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 
@@ -247,7 +270,14 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
     app = asyncio.run(build_console(settings))
     print(f"healthbot console at http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,  # our handler: JSON in production, the token filter
+    )
     return 0
 
 
@@ -445,6 +475,20 @@ def cmd_users_remove(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete what is past its retention time; print the rows deleted per table."""
+    from bot.retention import purge
+
+    days = args.days if args.days is not None else settings.retention_days
+
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+        return (await purge(sessions, retention_days=days)).counts()
+
+    for table, count in _with_sessions(settings, run).items():
+        print(f"{table}\t{count}")
+    return 0
+
+
 def _read_password() -> str:
     """Ask twice on a terminal; otherwise take the first line of standard input."""
     import getpass
@@ -492,6 +536,13 @@ def _telegram_id(value: str) -> int:
     return int(value)
 
 
+def _days(value: str) -> int:
+    """A retention period: a whole number of days, 1 to 3650."""
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        raise argparse.ArgumentTypeError(f"not a number of days from 1 to 3650: {value!r}")
+    return int(value)
+
+
 def _staff_name(value: str) -> str:
     """A counsellor's name: 1 to 80 characters."""
     name = value.strip()
@@ -508,8 +559,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the Telegram bot (polling)")
-    run.add_argument("--webhook", action="store_true", help="webhook mode (not available yet)")
+    run = sub.add_parser("run", help="run the Telegram bot (polling, or --webhook)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="webhook mode: serve WEBHOOK_URL's path, /healthz, /readyz and /metrics",
+    )
+    run.add_argument("--host", help="webhook mode: address to listen on (HOST, default 0.0.0.0)")
+    run.add_argument("--port", type=int, help="webhook mode: port (PORT, default 8080)")
     run.set_defaults(handler=cmd_run)
     sub.add_parser("chat", help="chat with the bot in this terminal").set_defaults(handler=cmd_chat)
     sub.add_parser(
@@ -613,6 +670,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
     web.set_defaults(handler=cmd_web)
+
+    purge = sub.add_parser(
+        "purge",
+        help="delete message records, transcripts and inactive users older than RETENTION_DAYS "
+        "(and other expired rows); print the count per table",
+    )
+    purge.add_argument("--days", type=_days, help="retention in days (default RETENTION_DAYS, 90)")
+    purge.set_defaults(handler=cmd_purge)
     return parser
 
 
@@ -642,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings() if getattr(args, "needs_settings", True) else None
         if settings is not None:
-            configure_logging(settings.log_level)
+            configure_logging(settings.log_level, settings.log_format)
         return int(args.handler(settings, args))
     except ConfigError as exc:
         print(f"healthbot: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import paths
 from bot.config import Settings
@@ -47,6 +47,7 @@ class Runtime:
     parser: Parser
     live: LiveContent
     desk: Desk
+    sessions: async_sessionmaker[AsyncSession]
 
     async def close(self) -> None:
         """Release database connections and the parser's HTTP client."""
@@ -172,6 +173,15 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
         referral=referral,
         desk=desk,
         live=live,
+        retention_days=settings.retention_days,
     )
     log.info("ready in %.2f s", time.perf_counter() - started)
-    return Runtime(dialogue=dialogue, db=db, content=content, parser=parser, live=live, desk=desk)
+    return Runtime(
+        dialogue=dialogue,
+        db=db,
+        content=content,
+        parser=parser,
+        live=live,
+        desk=desk,
+        sessions=sessions,
+    )

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import paths
-from bot.config import Settings
+from bot.config import DEFAULT_RETENTION_DAYS, Settings
 from bot.content.live import LiveContent
 from bot.content.render import Renderer
 from bot.content.store import ContentStore, load_content
@@ -169,6 +169,7 @@ def make_engine(
     content: ContentStore,
     *,
     live: bool = False,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> DialogueEngine:
     """The engine as the bot builds it; with `live`, it serves published revisions (reloaded
     from the database whenever something is published)."""
@@ -182,6 +183,7 @@ def make_engine(
         referral=_referral(content),
         desk=Desk(DESK_SETTINGS, renderer, clock=lambda: MIDDAY_IN_NAIROBI),
         live=LiveContent(content, renderer, sessions, interval=0.0) if live else None,
+        retention_days=retention_days,
     )
 
 

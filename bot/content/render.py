@@ -17,12 +17,31 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.config import DEFAULT_RETENTION_DAYS
 from bot.content.store import ContentStore
 
 Format = Literal["html", "plain"]
 FORMATS: tuple[Format, ...] = ("html", "plain")
 # The variables a UI string may use besides `helplines`, with the values the validator tries.
-UI_VARIABLES = {"position": 1, "hours": "08:00-20:00"}
+UI_VARIABLES: dict[str, object] = {
+    "position": 1,
+    "hours": "08:00-20:00",
+    "retention_days": DEFAULT_RETENTION_DAYS,  # privacy, mydata
+    # mydata (what /mydata shows: bot.erasure.UserSummary)
+    "chosen_language": "en",  # its code; "" before they choose
+    "first_seen": "2026-01-31",
+    "last_seen": "2026-02-01",
+    "messages_in": 12,
+    "messages_out": 10,
+    "topics": ["PrEP", "Getting tested for HIV"],
+    "topics_more": 1,
+    "feedback": 2,
+    "cases_open": 1,
+    "cases_closed": 1,
+    "transcript": 4,
+    "sealed_addresses": 1,
+    "chat_ids": 20,
+}
 
 
 MAX_REPEAT = 1000  # "ab" * n in editors' text: n larger than this is refused, not allocated

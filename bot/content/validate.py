@@ -60,6 +60,12 @@ REQUIRED_UI = (
     "button_not_helpful",
     "button_more",
     "button_menu",
+    "mydata",
+    "delete_confirm",
+    "delete_done",
+    "delete_cancelled",
+    "button_delete_yes",
+    "button_delete_no",
     *CHAT_UI_KEYS,
 )
 TYPED_NUMBER_HINT = "a phone number is typed; use {{ helplines.KEY.number }}"

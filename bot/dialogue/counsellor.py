@@ -23,6 +23,7 @@ from bot.db.models import CaseDB, CounsellorDB, UserDB, utcnow
 from bot.dialogue import payloads
 from bot.dialogue.addresses import telegram_address
 from bot.dialogue.messages import Button, Reply
+from bot.erasure import ErasureReport, erase_user
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,34 @@ class Desk:
         if not rated:
             return None
         return Reply(self._render.message("html", self._render.ui("case_rated", language)))
+
+    async def erase(
+        self, *, session: AsyncSession, user_id: str, address: str
+    ) -> tuple[ErasureReport, list[Reply]]:
+        """Erase the young person's data (/delete); tell the counsellor who was talking with them.
+
+        Only Telegram counsellors can be told: on the web console the case just leaves the inbox
+        (the console has no channel to push a message to staff).
+        """
+        report = await erase_user(
+            session=session, user_id=user_id, address=address or None, secret=self._settings.secret
+        )
+        notices = []
+        for ended in report.ended:
+            counsellor = await session.get(CounsellorDB, ended.counsellor_id)
+            if counsellor is None or counsellor.telegram_id is None:
+                continue
+            body = (
+                f"Case {ended.case_id}: the young person has left and deleted their data. "
+                "The case is closed and its transcript deleted; your notes are kept, "
+                "linked to nobody."
+            )
+            notices.append(
+                Reply(
+                    self._render.message("html", body), to=telegram_address(counsellor.telegram_id)
+                )
+            )
+        return report, notices
 
     # the counsellor's side ----------------------------------------------------------------
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.cases.repository import counsellor_by_telegram_id
+from bot.config import DEFAULT_RETENTION_DAYS
 from bot.content.live import LiveContent
 from bot.content.render import Format, Renderer
 from bot.content.store import ContentStore
@@ -29,6 +33,7 @@ from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.referral import Point, Referral, decode_point
 from bot.dialogue.split import split_message
+from bot.erasure import UserSummary, summarise_user
 from bot.privacy import scrub
 from bot.safety import SafetyService
 from nlu.language import detect_language
@@ -40,7 +45,7 @@ DEFAULT_THRESHOLD = 0.4
 UNSURE_BEFORE_OFFER = 2  # after this many "did you mean?" in a row, offer a counsellor
 SMALL_TALK = ("greet", "goodbye", "thanks", "bot_challenge", "talk_to_counsellor", "find_service")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
-COMMANDS = ("start", "menu", "language", "help", "privacy")
+COMMANDS = ("start", "menu", "language", "help", "privacy", "mydata", "delete")
 
 
 @dataclass
@@ -72,6 +77,7 @@ class DialogueEngine:
         desk: Desk,
         threshold: float = DEFAULT_THRESHOLD,
         live: LiveContent | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self._sessions = sessions
         self._parser = parser
@@ -82,6 +88,7 @@ class DialogueEngine:
         self._referral = referral
         self._desk = desk
         self._threshold = threshold
+        self._retention_days = retention_days  # said in /privacy and /mydata
 
     @property
     def _content(self) -> ContentStore:
@@ -103,8 +110,12 @@ class DialogueEngine:
         The crisis rules run first, before the database or the parser is touched, so a crisis is
         answered even when both are down.
         """
-        replies = await self._handle(inbound)
-        return [chunk for reply in replies for chunk in _split(reply)]
+        started = time.perf_counter()
+        replies = [chunk for reply in await self._handle(inbound) for chunk in _split(reply)]
+        metrics.TURN_SECONDS.observe(time.perf_counter() - started)
+        metrics.MESSAGES.labels(channel=inbound.channel).inc()
+        metrics.REPLIES.labels(channel=inbound.channel).inc(len(replies))
+        return replies
 
     async def _handle(self, inbound: Inbound) -> list[Reply]:
         staff = await self._staff_turn(inbound)
@@ -126,7 +137,8 @@ class DialogueEngine:
             async with self._turn(inbound) as turn:
                 language = turn.language
                 replies = await self._dispatch(turn)
-        except Exception:
+        except Exception as exc:
+            metrics.error(exc)
             log.exception("turn failed", extra={"channel": inbound.channel, "kind": inbound.kind})
             replies = [self._plain(inbound.format, language, "error")]
         return replies
@@ -200,6 +212,7 @@ class DialogueEngine:
 
     async def _crisis_turn(self, inbound: Inbound, crisis: Crisis, language: str) -> list[Reply]:
         """Answer a crisis found before parsing; storing the case is best effort, not a blocker."""
+        metrics.CRISIS.labels(category=crisis.category or "unknown").inc()
         case_opened = False
         extra: list[Reply] = []
         try:
@@ -253,6 +266,7 @@ class DialogueEngine:
 
     async def _nlu_crisis(self, turn: Turn, crisis: Crisis, language: str) -> list[Reply]:
         """A crisis the NLU found (no rule fired): same answer, case stored in a savepoint."""
+        metrics.CRISIS.labels(category=crisis.category or "unknown").inc()
         case_opened = False
         extra: list[Reply] = []
         try:
@@ -283,6 +297,8 @@ class DialogueEngine:
         """Record ids of messages in the user's chat (for /exit); failures only logged."""
         try:
             async with self._sessions() as session, session.begin():
+                if await session.get(UserDB, user_id) is None:
+                    return  # they have just erased their data (/delete): keep nothing new
                 await remember_channel_messages(
                     session=session, user_id=user_id, message_ids=message_ids
                 )
@@ -323,7 +339,18 @@ class DialogueEngine:
         if command == "menu":
             return [self._menu(turn)]
         if command in ("help", "privacy"):
-            return [self._with_menu_button(turn.inbound.format, turn.language, command)]
+            return [
+                self._with_menu_button(
+                    turn.inbound.format,
+                    turn.language,
+                    command,
+                    retention_days=self._retention_days,
+                )
+            ]
+        if command == "mydata":
+            return [await self._my_data(turn)]
+        if command == "delete":
+            return [self._confirm_delete(turn)]
         if command in COUNSELLOR_COMMANDS:  # staff only: say nothing about cases
             return [self._plain(turn.inbound.format, turn.language, "case_not_available")]
         return [
@@ -388,10 +415,81 @@ class DialogueEngine:
             return [rated] if rated is not None else self._stale(turn)
         if payload.action in ("svc", "near") and self._referral.known_service(payload.arg):
             return await self._service_button(turn, payload.arg, payload.extra, payload.action)
+        if payload.action == "erase":
+            return await self._erase(turn, payload.arg, payload.extra)
         return self._stale(turn)
 
     def _stale(self, turn: Turn) -> list[Reply]:
         return [self._menu(turn, intro_key="stale_button")]
+
+    # the young person's data ----------------------------------------------------------------
+
+    async def _my_data(self, turn: Turn) -> Reply:
+        """/mydata: what is kept about them right now (this command's own record included)."""
+        summary = await summarise_user(session=turn.session, user_id=turn.user.id)
+        language = turn.language
+        body = self._render.ui("mydata", language, **self._summary_values(summary, language))
+        return Reply(self._message(turn, body), ((self._menu_button(language),),))
+
+    def _summary_values(self, summary: UserSummary, language: str) -> dict[str, object]:
+        topics = self._content.topics
+        return {
+            "chosen_language": summary.language or "",
+            "first_seen": summary.first_seen.isoformat(),
+            "last_seen": summary.last_seen.isoformat(),
+            "messages_in": summary.messages_in,
+            "messages_out": summary.messages_out,
+            "topics": [topics[t].title.get(language) if t in topics else t for t in summary.topics],
+            "topics_more": summary.topics_total - len(summary.topics),
+            "feedback": summary.feedback,
+            "cases_open": summary.cases_open,
+            "cases_closed": summary.cases_closed,
+            "transcript": summary.transcript,
+            "sealed_addresses": summary.sealed_addresses,
+            "chat_ids": summary.chat_message_ids,
+            "retention_days": self._retention_days,
+        }
+
+    def _confirm_delete(self, turn: Turn) -> Reply:
+        """/delete: say what goes and what stays; the buttons carry a one-time code.
+
+        Only the newest confirmation works: an old "Yes" (scrolled up to later, or pressed again)
+        is stale. The buttons act on whoever presses them, known by the channel, never by the
+        payload. The state stays as it was: a chat with a counsellor goes on until "Yes".
+        """
+        code = secrets.token_hex(4)
+        turn.user.state_data = {**(turn.user.state_data or {}), "erase": code}
+        language = turn.language
+        yes = Button(
+            self._render.ui("button_delete_yes", language), payloads.encode("erase", "yes", code)
+        )
+        no = Button(
+            self._render.ui("button_delete_no", language), payloads.encode("erase", "no", code)
+        )
+        body = self._render.ui("delete_confirm", language)
+        return Reply(self._message(turn, body), ((yes,), (no,)))
+
+    async def _erase(self, turn: Turn, answer: str, code: str) -> list[Reply]:
+        """The answer to /delete: erase everything (in this one transaction), or keep it."""
+        expected = (turn.user.state_data or {}).get("erase")
+        if answer not in ("yes", "no") or not code or code != expected:
+            return self._stale(turn)
+        language = turn.language  # read now: after the erasure there is no row to ask
+        if answer == "no":
+            turn.user.state_data = {
+                k: v for k, v in (turn.user.state_data or {}).items() if k != "erase"
+            }
+            return [self._with_menu_button(turn.inbound.format, language, "delete_cancelled")]
+        report, notices = await self._desk.erase(
+            session=turn.session, user_id=turn.user.id, address=turn.inbound.address
+        )
+        log.info("a young person erased their data", extra={"channel": turn.inbound.channel})
+        body = self._render.ui("delete_done", language)
+        done = Reply(
+            self._render.message(turn.inbound.format, body),
+            delete_message_ids=report.chat_message_ids,
+        )
+        return [done, *notices]
 
     def _topic(self, turn: Turn, topic_id: str) -> list[Reply]:
         topic = next((t for t in self._content.menu.topics if t.id == topic_id and t.intents), None)
@@ -684,8 +782,8 @@ class DialogueEngine:
         body = self._render.text(source, language)
         return Reply(self._render.message(fmt, body), self._menu_buttons(language))
 
-    def _with_menu_button(self, fmt: Format, language: str, key: str) -> Reply:
-        body = self._render.ui(key, language)
+    def _with_menu_button(self, fmt: Format, language: str, key: str, **values: object) -> Reply:
+        body = self._render.ui(key, language, **values)
         return Reply(self._render.message(fmt, body), ((self._menu_button(language),),))
 
     def _plain(self, fmt: Format, language: str, key: str) -> Reply:

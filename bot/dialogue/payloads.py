@@ -16,7 +16,7 @@ class Payload:
     extra: str = ""
 
 
-ACTIONS = frozenset({"menu", "lang", "topic", "ask", "more", "fb", "svc", "near", "rate"})
+ACTIONS = frozenset({"menu", "lang", "topic", "ask", "more", "fb", "svc", "near", "rate", "erase"})
 
 
 def encode(action: str, arg: str = "", extra: str = "") -> str:
