@@ -25,7 +25,7 @@ from handlers.messages import deliver
 
 log = logging.getLogger(__name__)
 ALERT_INTERVAL_S = 15.0
-WEBHOOK_CONCURRENCY = 64
+CONCURRENT_UPDATES = 64
 PURGE_INTERVAL_S = 6 * 3600.0
 
 BOT_COMMANDS = (
@@ -45,14 +45,14 @@ def build_application(
     request: BaseRequest | None = None,
     alert_interval_s: float | None = ALERT_INTERVAL_S,
     outbox: Outbox | None = None,
-    webhook: bool = False,
+    external_updates: bool = False,
     purge_interval_s: float | None = PURGE_INTERVAL_S,
 ) -> Application:  # type: ignore[type-arg]
     """Wire the bot. Without `dialogue`, the runtime is prepared in post_init (and closed after).
 
-    With `webhook`, updates come from `bot.server` (no polling updater) and up to
-    WEBHOOK_CONCURRENCY of them are answered at once (one person's turns still run one after
-    another: their row is locked for each turn).
+    With `external_updates`, updates come from `bot.server` (webhook) or `bot.polling` (durable
+    polling), not from python-telegram-bot's updater, and up to CONCURRENT_UPDATES of them may
+    be answered at once (one person's turns still run one after another: their row is locked).
 
     Every `alert_interval_s` a timer alerts on-duty counsellors about cases nobody has taken
     (None: no timer). Its state is in the database, so it survives restarts. Replies for web
@@ -106,8 +106,8 @@ def build_application(
         .post_shutdown(post_shutdown)
         .rate_limiter(PatientRateLimiter(overall_max_rate=settings.telegram_max_rate))
     )
-    if webhook:
-        builder = builder.updater(None).concurrent_updates(WEBHOOK_CONCURRENCY)
+    if external_updates:
+        builder = builder.updater(None).concurrent_updates(CONCURRENT_UPDATES)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()

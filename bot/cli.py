@@ -25,14 +25,32 @@ T = TypeVar("T")
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Run the Telegram bot: polling, or with --webhook an ASGI server Telegram posts to."""
-    from bot.app import build_application
-
     if args.webhook:
         return _run_webhook(settings, args)
-    app = build_application(settings)
     log.info("starting the Telegram bot (polling) at %s", _safe_base(settings))
-    app.run_polling(drop_pending_updates=False)
+    asyncio.run(_poll(settings))
     return 0
+
+
+async def _poll(settings: Settings) -> None:
+    """Durable polling (bot.polling): every update kept before it is confirmed to Telegram."""
+    from bot.app import build_application
+    from bot.polling import run_polling
+    from bot.runtime import prepare
+    from bot.updates import UpdateLedger
+    from bot.web import outbox
+
+    runtime = await prepare(settings)
+    try:
+        app = build_application(
+            settings,
+            dialogue=runtime.dialogue,
+            outbox=outbox.writer(runtime.sessions, settings.healthbot_secret),
+            external_updates=True,
+        )
+        await run_polling(app, UpdateLedger(runtime.sessions))
+    finally:
+        await runtime.close()
 
 
 def _run_webhook(settings: Settings, args: argparse.Namespace) -> int:

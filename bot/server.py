@@ -162,7 +162,7 @@ class BotServer:
             dialogue=runtime.dialogue,
             request=self._request,
             outbox=web_outbox.writer(runtime.sessions, self._settings.healthbot_secret),
-            webhook=True,
+            external_updates=True,
         )
         await application.initialize()
         if application.post_init is not None:

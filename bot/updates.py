@@ -12,9 +12,11 @@ one of three cases:
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,6 +69,39 @@ class UpdateLedger:
                 return Claim.TAKEN
             row = await session.get(TelegramUpdateDB, update_id)
         return Claim.DUPLICATE if row is None or row.handled_at is not None else Claim.IN_PROGRESS
+
+    async def keep(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """Polling: store fetched updates (new ones only) before Telegram is told they arrived."""
+        if not updates:
+            return
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            await session.execute(
+                insert(TelegramUpdateDB)
+                .values(
+                    [{"update_id": i, "received_at": now, "payload": data} for i, data in updates]
+                )
+                .on_conflict_do_nothing()
+            )
+
+    async def unanswered(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        """Polling: kept updates not answered yet, oldest first (after a crash, on restart)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(TelegramUpdateDB.update_id, TelegramUpdateDB.payload)
+                .where(TelegramUpdateDB.handled_at.is_(None), TelegramUpdateDB.payload.is_not(None))
+                .order_by(TelegramUpdateDB.update_id)
+                .limit(limit)
+            )
+            return [(row.update_id, row.payload) for row in rows if row.payload is not None]
+
+    async def unhandled(self, update_id: int) -> bool:
+        """Whether `update_id` is kept and not answered yet."""
+        async with self._sessions() as session:
+            row = await session.get(TelegramUpdateDB, update_id)
+            return row is not None and row.handled_at is None
 
     async def handled(self, update_id: int, now: datetime | None = None) -> None:
         """Mark `update_id` answered."""

@@ -10,6 +10,7 @@ makes the next calls of a method answer 429 (with retry_after) or a 5xx, as Tele
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import urllib.error
@@ -41,9 +42,11 @@ class BotApiEmulator:
         self._next_update_id = 1
         self._next_message_id = 1000
         self.webhook: dict[str, Any] = {}
+        self._holds: list[tuple[str, Callable[[dict[str, Any]], bool], threading.Event]] = []
+        self._release = threading.Event()
         self._faults: dict[str, list[tuple[int, int | None]]] = {}
         self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -95,6 +98,22 @@ class BotApiEmulator:
         with self._changed:
             self._faults.setdefault(method, []).extend([(status, retry_after)] * times)
 
+    def hold(
+        self, method: str, when: Callable[[dict[str, Any]], bool] = lambda _params: True
+    ) -> threading.Event:
+        """Make the next call of `method` matching `when` hang, before it has any effect, until
+        `release()`; the returned event is set once a call is held (a test then kills the bot).
+        """
+        held = threading.Event()
+        with self._changed:
+            self._release.clear()
+            self._holds.append((method, when, held))
+        return held
+
+    def release(self) -> None:
+        """Let held calls go on (their caller may be gone; the answer is then lost)."""
+        self._release.set()
+
     def post_update(
         self, update: dict[str, Any], *, secret: str | None = None, url: str | None = None
     ) -> tuple[int, dict[str, Any]]:
@@ -128,6 +147,11 @@ class BotApiEmulator:
     # the API --------------------------------------------------------------------------
 
     def _call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        hold = self._take_hold(method, params)
+        if hold is not None:
+            hold.set()
+            self._release.wait(timeout=120)
+            return 503, {"ok": False, "error_code": 503, "description": "held"}
         with self._changed:
             self.calls.append((method, params))
             faults = self._faults.get(method)
@@ -144,6 +168,14 @@ class BotApiEmulator:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method"}
         result = handler(params)
         return 200, {"ok": True, "result": result}
+
+    def _take_hold(self, method: str, params: dict[str, Any]) -> threading.Event | None:
+        with self._changed:
+            for index, (name, when, held) in enumerate(self._holds):
+                if name == method and when(params):
+                    del self._holds[index]
+                    return held
+        return None
 
     def _api_getMe(self, _params: dict[str, Any]) -> Any:
         return BOT_USER
@@ -225,6 +257,14 @@ class BotApiEmulator:
                 return
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that went away (a bot killed or stopped mid-call) is not an error here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _params(headers: Any, body: str) -> dict[str, Any]:

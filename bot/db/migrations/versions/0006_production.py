@@ -7,7 +7,9 @@ Create Date: 2026-11-30
 `telegram_updates` records each webhook `update_id` once, so a redelivered update (Telegram retries
 when it got no 200 in time) is not answered twice, whichever process receives it: `received_at` is
 when a process took it, `handled_at` when its replies were sent (a taken, unhandled update whose
-process died is taken over after a lease); rows older than a day are purged.
+process died is taken over after a lease); rows older than a day are purged. In polling mode the
+update itself (`payload`) is stored before Telegram is told it arrived, so a process killed before
+answering it answers it on restart.
 
 `cases.user_id` becomes nullable: when a young person deletes their data (/delete) or the
 retention purge removes them, their cases lose the link to them (the transcript is deleted) and
@@ -33,6 +35,7 @@ def upgrade() -> None:
         sa.Column("update_id", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("payload", sa.JSON(), nullable=True),
     )
     op.create_index("ix_telegram_updates_received_at", "telegram_updates", ["received_at"])
     with op.batch_alter_table("cases") as batch:
