@@ -123,10 +123,11 @@ class Desk:
         self, *, session: AsyncSession, user: UserDB, case_arg: str, rating: str, language: str
     ) -> Reply | None:
         """A rating button; None when it is stale or forged."""
-        if not case_arg.isdigit() or rating not in RATINGS:
+        case_id = payloads.small_int(case_arg)
+        if case_id is None or rating not in RATINGS:
             return None
         rated = await cases.rate_case(
-            session=session, case_id=int(case_arg), user_id=user.id, rating=int(rating)
+            session=session, case_id=case_id, user_id=user.id, rating=int(rating)
         )
         if not rated:
             return None
@@ -214,11 +215,10 @@ class Desk:
         self, session: AsyncSession, counsellor: CounsellorDB, command: str, argument: str
     ) -> list[Reply]:
         if command == "take":
-            if not argument.strip().isdigit():
+            case_id = payloads.small_int(argument.strip())
+            if case_id is None:
                 return [_staff("Which case? /take N (see /queue)")]
-            case = await cases.claim(
-                session=session, case_id=int(argument), counsellor_id=counsellor.id
-            )
+            case = await cases.claim(session=session, case_id=case_id, counsellor_id=counsellor.id)
         else:
             case = await cases.claim_next(session=session, counsellor_id=counsellor.id)
         if case is None:

@@ -31,7 +31,7 @@ from bot.dialogue import payloads
 from bot.dialogue.addresses import telegram_chat_id
 from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
-from bot.dialogue.referral import Point, Referral, decode_point
+from bot.dialogue.referral import Point, Referral, decode_point, valid_point
 from bot.dialogue.split import split_message
 from bot.erasure import UserSummary, summarise_user
 from bot.privacy import scrub
@@ -164,19 +164,32 @@ class DialogueEngine:
             return []
 
     async def _staff_turn(self, inbound: Inbound) -> list[Reply] | None:
-        """A registered counsellor's message or command; None for everyone else."""
+        """A registered counsellor's message or command; None for everyone else.
+
+        If the database cannot even say who is staff, the message goes on as a young person's:
+        the crisis check, which needs no database, must still come first.
+        """
         telegram_id = telegram_chat_id(inbound.address)
         if telegram_id is None:
             return None
+        looked_up = False
         try:
             async with self._sessions() as session, session.begin():
                 counsellor = await counsellor_by_telegram_id(
                     session=session, telegram_id=telegram_id
                 )
+                looked_up = True
                 if counsellor is None:
                     return None
                 return await self._counsellor(session, counsellor, inbound)
-        except Exception:
+        except Exception as exc:
+            metrics.error(exc)
+            if not looked_up:
+                log.warning(
+                    "staff check failed (%s): answered as a young person's message",
+                    type(exc).__name__,
+                )
+                return None
             log.exception("counsellor turn failed")
             return [Reply("Sorry, that did not work. Please try again.")]
 
@@ -402,8 +415,9 @@ class DialogueEngine:
             return await self._answer_intent(turn, payload.arg)
         if payload.action == "more" and payload.arg in self._content.topics:
             return [await self._more(turn, payload.arg)]
-        if payload.action == "fb" and payload.arg.isdigit() and payload.extra in ("0", "1"):
-            return await self._feedback(turn, int(payload.arg), payload.extra == "1")
+        message_id = payloads.small_int(payload.arg)
+        if payload.action == "fb" and message_id is not None and payload.extra in ("0", "1"):
+            return await self._feedback(turn, message_id, payload.extra == "1")
         if payload.action == "rate":
             rated = await self._desk.rate(
                 session=turn.session,
@@ -719,9 +733,9 @@ class DialogueEngine:
         """A shared pin: search at once if a service was chosen, else ask which service."""
         inbound = turn.inbound
         await self._log_in(turn, "location")  # that a pin came, never where
-        if inbound.latitude is None or inbound.longitude is None:
+        point = valid_point(inbound.latitude, inbound.longitude)
+        if point is None:  # no pin, or a forged one (out of range, NaN, infinite)
             return [self._with_menu(inbound.format, turn.language, "unsupported")]
-        point = Point(inbound.latitude, inbound.longitude)
         service = str((turn.user.state_data or {}).get("service", ""))
         if turn.user.state == "referral_place" and self._referral.known_service(service):
             return [await self._results(turn, service, point)]
@@ -835,9 +849,22 @@ def _language_buttons() -> tuple[tuple[Button, ...], ...]:
 
 
 def _split(reply: Reply) -> list[Reply]:
+    """A reply over the limit as several, all to the same chat.
+
+    Deleting comes before the first; the buttons and the location keyboard go with the last,
+    where the reader ends up.
+    """
     chunks = split_message(reply.text)
     if len(chunks) == 1:
         return [reply]
-    first = Reply(chunks[0], delete_message_ids=reply.delete_message_ids)
-    middle = [Reply(c) for c in chunks[1:-1]]
-    return [first, *middle, Reply(chunks[-1], reply.buttons)]
+    last = len(chunks) - 1
+    return [
+        Reply(
+            chunk,
+            buttons=reply.buttons if i == last else (),
+            delete_message_ids=reply.delete_message_ids if i == 0 else (),
+            request_location=reply.request_location if i == last else "",
+            to=reply.to,
+        )
+        for i, chunk in enumerate(chunks)
+    ]

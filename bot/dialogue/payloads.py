@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_PAYLOAD_BYTES = 64
+MAX_DIGITS = 9  # below 2**31: fits every integer column, so a forged id is just "no such row"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +36,14 @@ def decode(raw: str) -> Payload | None:
     if parts[0] not in ACTIONS or len(parts) > 3:
         return None
     return Payload(parts[0], *parts[1:])
+
+
+def small_int(text: str) -> int | None:
+    """A non-negative number a user sent (an id, an offset); None unless 1-9 ASCII digits.
+
+    `str.isdigit()` also accepts "²" and "２", and `int()` accepts signs, spaces and "_": a
+    forged button or command is only ever a number it could be, or nothing.
+    """
+    if not 1 <= len(text) <= MAX_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)

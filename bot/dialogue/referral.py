@@ -19,6 +19,7 @@ from bot.referral.places import Gazetteer, Place
 
 PAGE = 5
 NEAR_KM = 50.0
+MAX_OFFSET = 500  # "show more" pages a forged payload may ask for
 # The service buttons, in the order young people most often need them.
 CHOICES = (
     "hiv_testing",
@@ -47,8 +48,19 @@ class Point:
     name: str = ""
 
 
+def valid_point(lat: float | None, lon: float | None) -> Point | None:
+    """A point on Earth; None for a missing, out-of-range, NaN or infinite coordinate."""
+    if lat is None or lon is None:
+        return None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # NaN fails any comparison
+        return None
+    return Point(lat, lon)
+
+
 def encode_point(point: Point) -> str:
-    """`-0.527,34.457`: three decimals (~100 m) fit a button payload."""
+    """`-0.527,34.457`: three decimals (~100 m) fit a button payload (for a `valid_point`)."""
+    if valid_point(point.lat, point.lon) is None:
+        raise ValueError("point out of range")
     return f"{point.lat:.3f},{point.lon:.3f}"
 
 
@@ -59,12 +71,13 @@ def decode_point(raw: str) -> tuple[Point, int] | None:
         return None
     try:
         lat, lon = float(parts[0]), float(parts[1])
-        offset = int(parts[2]) if len(parts) == 3 else 0
     except ValueError:
         return None
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or not 0 <= offset <= 500:
+    point = valid_point(lat, lon)
+    offset = payloads.small_int(parts[2]) if len(parts) == 3 else 0
+    if point is None or offset is None or offset > MAX_OFFSET:
         return None
-    return Point(lat, lon), offset
+    return point, offset
 
 
 class Referral:

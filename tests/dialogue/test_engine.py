@@ -426,6 +426,37 @@ async def test_long_replies_are_split_under_the_telegram_limit() -> None:
     ).replace(" ", "")
 
 
+def test_a_split_reply_keeps_its_chat_its_deletions_and_its_keyboards() -> None:
+    from bot.dialogue.engine import _split
+    from bot.dialogue.messages import Button
+
+    reply = Reply(
+        "word " * 2000,
+        ((Button("Menu", "menu"),),),
+        delete_message_ids=(7, 8),
+        request_location="Share my location",
+        to="telegram:900001",
+    )
+    first, *middle, last = _split(reply)
+    assert [p.to for p in (first, *middle, last)] == ["telegram:900001"] * (len(middle) + 2)
+    assert first.delete_message_ids == (7, 8)
+    assert [p.delete_message_ids for p in (*middle, last)] == [()] * (len(middle) + 1)
+    assert last.buttons == reply.buttons and last.request_location == "Share my location"
+    assert not any(p.buttons or p.request_location for p in (first, *middle))
+
+
+@pytest.mark.parametrize(
+    "forged", ["fb:99999999999999999999:1", "fb:²:1", "fb:２:1", "fb:+1:1", "fb: 1:1", "fb:1_0:1"]
+)
+async def test_feedback_on_a_number_that_is_no_message_id_is_a_stale_button(
+    engine: DialogueEngine, forged: str
+) -> None:
+    await engine.handle(command("start"))
+    await engine.handle(button("lang:en"))
+    [reply] = await engine.handle(button(forged))
+    assert "expired or isn't valid" in plain(reply)
+
+
 async def test_no_message_text_is_stored(
     engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

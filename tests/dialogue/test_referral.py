@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import re
 
 import pytest
@@ -154,6 +155,22 @@ async def test_a_pin_without_a_chosen_service_asks_which_service_keeping_the_pin
 
 
 @pytest.mark.parametrize(
+    ("lat", "lon"),
+    [(91.0, 0.0), (0.0, 180.5), (1e300, 36.8), (0.0, 1e26), (math.nan, 36.8), (-math.inf, 0.0)],
+)
+@pytest.mark.parametrize("service_chosen", [False, True])
+async def test_a_pin_off_the_globe_is_answered_like_no_pin(
+    engine: DialogueEngine, lat: float, lon: float, service_chosen: bool
+) -> None:
+    await choose(engine, "en")
+    if service_chosen:
+        await engine.handle(button("svc:hiv_testing"))
+    [reply] = await engine.handle(location(lat, lon))
+    assert "I can only read text" in plain(reply)
+    assert "topic:hiv" in payloads(reply)
+
+
+@pytest.mark.parametrize(
     "forged",
     [
         "near:hiv_testing:999,999",
@@ -163,6 +180,11 @@ async def test_a_pin_without_a_chosen_service_asks_which_service_keeping_the_pin
         "svc:drop table",
         "near:hiv_testing",
         "svc:hiv_testing:1,2,3,4",
+        "near:hiv_testing:nan,nan",
+        "near:hiv_testing:-1.28,inf",
+        "near:hiv_testing:-1.28,36.81,-5",
+        "near:hiv_testing:-1.28,36.81,²",
+        "near:hiv_testing:-1.28,36.81,+5",
     ],
 )
 async def test_forged_referral_buttons_get_the_stale_button_reply(

@@ -14,7 +14,7 @@ from bot.content.render import Renderer
 from bot.content.store import ContentStore
 from bot.db.models import CaseDB, UserDB
 from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.messages import Reply
+from bot.dialogue.messages import Inbound, InboundKind, Reply
 from bot.safety import load_safety
 from tests.conftest import make_engine
 from tests.factories import USER, ScriptedParser, button, command, media, payloads, text
@@ -230,3 +230,18 @@ def test_every_safety_message_renders_in_both_languages_and_formats(content: Con
     assert len(service.texts) == 4 * 2 * 2 * 2
     for key, value in service.texts.items():
         assert value and "{{" not in value, key
+
+
+async def test_a_crisis_on_telegram_is_answered_when_the_database_cannot_say_who_is_staff(
+    engine_without_database: DialogueEngine,
+) -> None:
+    """The staff check needs the database; when it fails, the crisis check still comes first."""
+    inbound = Inbound(
+        "u-telegram",
+        "telegram",
+        InboundKind.TEXT,
+        text="I want to kill myself",
+        address="telegram:4242",
+    )
+    [reply, *_] = await engine_without_database.handle(inbound)
+    assert "1199" in reply.text or "1190" in reply.text, reply.text

@@ -1,0 +1,1 @@
+"""Property-based tests: the engine under hostile input (hypothesis)."""
