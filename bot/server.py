@@ -29,6 +29,8 @@ from telegram.request import BaseRequest
 from bot import metrics
 from bot.app import build_application
 from bot.config import Settings
+from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.messages import MAX_TEXT
 from bot.health import health_routes, readiness
 from bot.runtime import Runtime, prepare
 from bot.updates import Claim, UpdateLedger
@@ -73,10 +75,14 @@ class WebhookEndpoint:
         update_id = int(data["update_id"])
         try:
             claim = await self._ledger.take(update_id)
-        except Exception as exc:  # the database is down: Telegram must deliver it again
+        except Exception as exc:  # the database is down: Telegram must deliver it again...
             metrics.error(exc)
             log.warning("webhook: update not taken, database unavailable (%s)", type(exc).__name__)
-            return _outcome("unavailable", 503)
+            if not self._crisis(data):
+                return _outcome("unavailable", 503)
+            # ...except a crisis: its answer needs no database, and it must not wait
+            await self._application.process_update(Update.de_json(data, self._application.bot))
+            return _outcome("crisis_without_database", 200)
         if claim is Claim.DUPLICATE:
             return _outcome("duplicate", 200)
         if claim is Claim.IN_PROGRESS:
@@ -90,6 +96,15 @@ class WebhookEndpoint:
             log.warning("webhook: update answered but not marked (%s)", type(exc).__name__)
         metrics.UPDATE_SECONDS.observe(time.perf_counter() - started)
         return _outcome("handled", 200)
+
+    def _crisis(self, data: dict[str, Any]) -> bool:
+        """Whether the update's text is a crisis by the rules (no database, no parser)."""
+        message = data.get("message") or data.get("edited_message") or {}
+        text = message.get("text") if isinstance(message, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return False
+        engine: DialogueEngine | None = self._application.bot_data.dialogue
+        return engine is not None and engine.safety.check(text[:MAX_TEXT]).detected
 
 
 def _outcome(name: str, status: int) -> Response:

@@ -40,6 +40,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # each turn commits or rolls back explicitly; the pool's extra ROLLBACK on check-in is
         # one more thread hop per turn for aiosqlite
         kwargs.setdefault("pool_reset_on_return", None)
+    else:  # a server restart breaks pooled connections: test each one as it is taken
+        kwargs.setdefault("pool_pre_ping", True)
     # a failing statement's error names no parameters: case transcripts hold young people's words
     kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(async_url(url), **kwargs)

@@ -68,15 +68,15 @@ class Worker:
             "LOG_FORMAT": "json",
         }
         self.folder = folder
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--webhook"],
-            cwd=folder,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output = ""
+        self.log = folder / "worker.log"  # a file: a pipe nobody reads would stall a chatty bot
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "run", "--webhook"],
+                cwd=folder,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -111,11 +111,11 @@ class Worker:
         raise AssertionError("never acknowledged")
 
     def stop(self) -> str:
+        """Stop the worker (SIGINT) and return everything it logged."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
-        output, _ = self.process.communicate(timeout=30)
-        self.output += output or ""
-        return self.output
+        self.process.wait(timeout=30)
+        return self.log.read_text()
 
 
 def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
