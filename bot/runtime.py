@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import paths
+from bot.cases.staff import STAFF_REFRESH_S
 from bot.config import Settings
 from bot.content.live import LiveContent
 from bot.content.render import Renderer
@@ -174,6 +175,7 @@ async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) 
         desk=desk,
         live=live,
         retention_days=settings.retention_days,
+        staff_refresh_s=STAFF_REFRESH_S,
     )
     log.info("ready in %.2f s", time.perf_counter() - started)
     return Runtime(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import DateTime, Integer, String, delete, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,12 +130,23 @@ KEEP_CHANNEL_MESSAGES = 100
 async def remember_channel_messages(
     *, session: AsyncSession, user_id: str, message_ids: list[int]
 ) -> None:
-    """Keep the ids (never the content) of the latest messages in the user's chat."""
+    """Keep the ids (never the content) of the latest messages in the user's chat.
+
+    Nothing is kept for someone without a user row (they have just erased their data).
+    """
     now = utcnow()
-    session.add_all(
-        ChannelMessageDB(user_id=user_id, message_id=i, created_at=now) for i in message_ids
-    )
-    await session.flush()
+    user_exists = select(UserDB.id).where(UserDB.id == user_id).exists()
+    for message_id in message_ids:  # one INSERT ... SELECT each: no row read back
+        await session.execute(
+            insert(ChannelMessageDB).from_select(
+                ["user_id", "message_id", "created_at"],
+                select(
+                    literal(user_id, String(64)),
+                    literal(message_id, Integer()),
+                    literal(now, DateTime(timezone=True)),
+                ).where(user_exists),
+            )
+        )
     stale = (
         select(ChannelMessageDB.id)
         .where(ChannelMessageDB.user_id == user_id)

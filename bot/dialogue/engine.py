@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.cases.repository import counsellor_by_telegram_id
+from bot.cases.staff import StaffIds
 from bot.config import DEFAULT_RETENTION_DAYS
 from bot.content.live import LiveContent
 from bot.content.render import Format, Renderer
@@ -78,7 +79,9 @@ class DialogueEngine:
         threshold: float = DEFAULT_THRESHOLD,
         live: LiveContent | None = None,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        staff_refresh_s: float = 0.0,
     ) -> None:
+        """`staff_refresh_s`: how long the list of counsellors' Telegram ids may be reused."""
         self._sessions = sessions
         self._parser = parser
         self._static_content = content
@@ -89,6 +92,7 @@ class DialogueEngine:
         self._desk = desk
         self._threshold = threshold
         self._retention_days = retention_days  # said in /privacy and /mydata
+        self._staff_ids = StaffIds(sessions, staff_refresh_s)
 
     @property
     def _content(self) -> ContentStore:
@@ -170,7 +174,7 @@ class DialogueEngine:
         the crisis check, which needs no database, must still come first.
         """
         telegram_id = telegram_chat_id(inbound.address)
-        if telegram_id is None:
+        if telegram_id is None or not await self._staff_ids.may_be_staff(telegram_id):
             return None
         looked_up = False
         try:
@@ -310,8 +314,6 @@ class DialogueEngine:
         """Record ids of messages in the user's chat (for /exit); failures only logged."""
         try:
             async with self._sessions() as session, session.begin():
-                if await session.get(UserDB, user_id) is None:
-                    return  # they have just erased their data (/delete): keep nothing new
                 await remember_channel_messages(
                     session=session, user_id=user_id, message_ids=message_ids
                 )

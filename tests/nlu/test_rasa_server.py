@@ -5,6 +5,8 @@ These fail, never skip, when Rasa or its model is missing: `make rasa-model` mak
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -79,3 +81,44 @@ async def test_the_bot_keeps_answering_when_rasa_stops_mid_conversation(
         if process.poll() is None:
             stop(process)
         await backend.close()
+
+
+async def test_rasa_killed_and_restarted_during_traffic_every_message_is_answered(
+    parser: EmbeddedParser,
+    sessions: async_sessionmaker[AsyncSession],
+    content: ContentStore,
+) -> None:
+    """SIGKILL the server mid-traffic: the embedded parser answers; Rasa answers again after."""
+    process, url = start_rasa()
+    port = int(url.rsplit(":", 1)[1])
+    backend = FallbackParser(RasaParser(url, timeout=2), parser)
+    engine = make_engine(sessions, backend, content)
+    questions = ("what is prep", "how do i get tested for hiv", "how do i use a condom")
+    answered: list[int] = []
+
+    async def traffic(rounds: int, tag: str) -> None:
+        for n in range(rounds):
+            replies = await asyncio.gather(
+                *(
+                    engine.handle(text(q, user=f"{tag}{n}{i}".ljust(64, "x")))
+                    for i, q in enumerate(questions)
+                )
+            )
+            answered.extend(len(r) for r in replies)
+
+    try:
+        await traffic(2, "a")
+        assert backend.remote > 0 and backend.fallbacks == 0
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        await traffic(3, "b")  # Rasa is gone: every message still answered
+        assert backend.fallbacks == 3 * len(questions)
+        process, _ = await asyncio.to_thread(start_rasa, port)
+        remote = backend.remote
+        await traffic(2, "c")
+        assert backend.remote == remote + 2 * len(questions), "Rasa did not take over again"
+    finally:
+        await backend.close()
+        if process.poll() is None:
+            stop(process)
+    assert len(answered) == 7 * len(questions) and all(n >= 1 for n in answered)

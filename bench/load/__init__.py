@@ -1,0 +1,1 @@
+"""Load benchmark: many young people at once through the real webhook server."""
