@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from bot import paths
 from bot.content import revisions
 from bot.content.live import overlay
+from bot.content.render import REFUSED
 from bot.content.store import ContentStore
 from bot.content.validate import TYPED_NUMBER_HINT, check_store
 from nlu.examples import raw_examples
@@ -238,6 +239,8 @@ def _text_message(field: str, message: str, store: ContentStore) -> str:
 
 
 def _template_message(detail: str, store: ContentStore) -> str:
+    if REFUSED in detail:  # the sandbox's own words, written for editors
+        return f"The text cannot be used: {detail}."
     how = (
         "Helplines are written {{ helplines.KEY.number }} (or .name, .hours), "
         f"with KEY one of {_keys(store)}."

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -31,7 +32,9 @@ from bot.web.chat import chat_routes
 from bot.web.content import content_routes
 from bot.web.deps import WebDeps
 from bot.web.inbox import inbox_routes
+from bot.web.inputs import has_control_characters, printable, use_database_ids
 from bot.web.insight import insight_routes
+from bot.web.limits import BodyLimit
 from bot.web.security import check_csrf, csrf_token, login, logout, require, session_middleware
 from handlers.messages import deliver
 
@@ -71,7 +74,9 @@ def build_web_app(
     async def login_submit(request: Request) -> Response:
         await check_csrf(request)
         form = await request.form()
-        username = str(form.get("username", ""))[:64]
+        typed = str(form.get("username", ""))[:64]
+        # No account name has a control character (NUL cannot even be stored): none matches.
+        username = "" if has_control_characters(typed) else typed
         async with sessions() as session, session.begin():
             user = await authenticate(
                 session=session,
@@ -80,7 +85,8 @@ def build_web_app(
                 now=utcnow(),
             )
             outcome = "login" if user is not None else "login.failed"
-            await audit(session=session, actor=username or "-", action=outcome, target="console")
+            actor = printable(typed) or "-"
+            await audit(session=session, actor=actor, action=outcome, target="console")
         if user is None:
             return _login_form(
                 templates,
@@ -122,6 +128,7 @@ def build_web_app(
             yield
 
     deps = WebDeps(sessions, desk, templates, send, secret=secret, live=live, dialogue=dialogue)
+    use_database_ids()  # before the routes: `{case_id:id}` is at most 9 digits
     routes = [
         Route("/", home),
         Route("/login", login_page),
@@ -136,7 +143,7 @@ def build_web_app(
     ]
     return Starlette(
         routes=routes,
-        middleware=[session_middleware(secret, https_only=https_only)],
+        middleware=[Middleware(BodyLimit), session_middleware(secret, https_only=https_only)],
         lifespan=lifespan,
     )
 

@@ -40,6 +40,7 @@ from bot.dialogue.messages import MAX_TEXT, Inbound, InboundKind, Reply
 from bot.privacy import pseudonymise
 from bot.web import outbox
 from bot.web.deps import WebDeps
+from bot.web.inputs import web_text
 from bot.web.sanitise import sanitise, tel_links
 from bot.web.security import CSRF_HEADER
 from handlers.translate import command_name
@@ -52,7 +53,7 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 MAX_BODY = 8 * 1024
 SENDS_PER_MINUTE = 30
 POLLS_PER_MINUTE = 90  # one tab polls 20 times a minute
-MAX_CURSOR = 2**62
+MAX_CURSOR = 2**31 - 1  # web_outbox.id is an `integer` on PostgreSQL
 SCRIPT = Path(__file__).parent / "static" / "chat.js"
 _CSRF_LABEL = b"healthbot web chat csrf v1"
 HEADERS = {
@@ -158,7 +159,7 @@ def chat_routes(deps: WebDeps, *, https_only: bool = False) -> list[Route]:
             return _error(words(), "chat_expired", 403)
         if not polls.allow(user_id(deps.secret, token)):
             return _error(words(), "chat_slow_down", 429)
-        after = _cursor(request.query_params.get("after"))
+        after = cursor_of(request.query_params.get("after"))
         async with deps.sessions() as session, session.begin():
             rows, cursor = await outbox.fetch(
                 session=session, address=web_address(token), secret=deps.secret, after=after
@@ -303,12 +304,13 @@ def _json(body: bytes) -> object:
 def inbound_from_json(data: object, who: str, address: str) -> Inbound:
     """What the page sent, as the engine's message; anything else is MEDIA (a kind reply)."""
     fields = data if isinstance(data, dict) else {}
-    payload, command, text = fields.get("payload"), fields.get("command"), fields.get("text")
-    if isinstance(payload, str) and payload:
+    payload, command = web_text(fields.get("payload")), web_text(fields.get("command"))
+    text = web_text(fields.get("text"))
+    if payload:
         return Inbound(who, "web", InboundKind.BUTTON, payload=payload[:256], address=address)
-    if isinstance(command, str) and command.strip():
+    if command.strip():
         text = "/" + command.strip().lstrip("/")
-    if isinstance(text, str) and text.strip().startswith("/"):
+    if text.strip().startswith("/"):
         words = text.strip().split(maxsplit=1)
         argument = words[1][:MAX_TEXT] if len(words) > 1 else ""
         return Inbound(
@@ -319,7 +321,7 @@ def inbound_from_json(data: object, who: str, address: str) -> Inbound:
             text=argument,
             address=address,
         )
-    if isinstance(text, str) and text.strip():
+    if text.strip():
         return Inbound(who, "web", InboundKind.TEXT, text=text[:MAX_TEXT], address=address)
     latitude, longitude = (
         _degrees(fields.get("latitude"), 90),
@@ -356,7 +358,7 @@ async def _answer(
         else:
             mine.append(reply)
     clear = any(r.delete_message_ids for r in mine) or _is_exit(engine, inbound)
-    after = _cursor(str(data.get("after", "")) if isinstance(data, dict) else None)
+    after = cursor_of(str(data.get("after", "")) if isinstance(data, dict) else None)
     shown = [_reply_json(r, numbers) for r in mine]
     return {"replies": shown, "after": after, "clear": clear}
 
@@ -368,9 +370,11 @@ def _is_exit(engine: DialogueEngine, inbound: Inbound) -> bool:
     return inbound.kind is InboundKind.TEXT and engine.safety.is_exit(inbound.text[:MAX_TEXT])
 
 
-def _cursor(value: str | None) -> int:
-    """An outbox cursor from the page: a non-negative integer, else 0."""
-    return min(int(value), MAX_CURSOR) if value and value.isdigit() and len(value) < 20 else 0
+def cursor_of(value: str | None) -> int:
+    """An outbox cursor from the page: ASCII digits, at most MAX_CURSOR; anything else is 0."""
+    if not value or not (value.isascii() and value.isdigit()):
+        return 0
+    return MAX_CURSOR if len(value) > len(str(MAX_CURSOR)) else min(int(value), MAX_CURSOR)
 
 
 def _html(text: str, numbers: tuple[str, ...]) -> str:

@@ -45,6 +45,7 @@ from bot.web.content_review import (
     target,
 )
 from bot.web.deps import WebDeps
+from bot.web.inputs import web_text
 from bot.web.security import check_csrf, require
 from nlu.examples import clean_examples
 
@@ -290,7 +291,7 @@ def _form_values(kind: str, body: Mapping[str, Any]) -> dict[str, str]:
 
 def _submitted(kind: str, form: FormData) -> dict[str, str]:
     """The form's fields as typed (browsers send CRLF line ends; they become LF)."""
-    return {name: str(form.get(name, "")).replace("\r\n", "\n")[:20_000] for name in _fields(kind)}
+    return {name: web_text(form.get(name)).replace("\r\n", "\n")[:20_000] for name in _fields(kind)}
 
 
 def _body(

@@ -34,6 +34,7 @@ from bot.content.validate import ANSWER_LIMIT, MORE_LIMIT
 from bot.db.models import ContentRevisionDB, WebUserDB
 from bot.web.accounts import audit, user_by_id
 from bot.web.deps import WebDeps, page, signed_in
+from bot.web.inputs import web_text
 from bot.web.sanitise import sanitise
 from bot.web.security import check_csrf, require
 from nlu.examples import raw_examples
@@ -301,7 +302,7 @@ def review_routes(deps: WebDeps) -> list[Route]:
         item, number = request.path_params["item"], int(request.path_params["number"])
         require(request, *REVIEWING)
         await check_csrf(request)
-        comment = str((await request.form()).get("comment", ""))
+        comment = web_text((await request.form()).get("comment"))
         async with deps.sessions() as session, session.begin():
             user = await staff(session, request, *REVIEWING)
             kind_of(await live_content(deps), item)
@@ -389,12 +390,12 @@ def review_routes(deps: WebDeps) -> list[Route]:
 
     return [
         Route("/review", review_list),
-        Route("/review/{item}/{number:int}", review_page),
-        Route("/review/{item}/{number:int}/approve", approve, methods=["POST"]),
-        Route("/review/{item}/{number:int}/return", return_revision, methods=["POST"]),
+        Route("/review/{item}/{number:id}", review_page),
+        Route("/review/{item}/{number:id}/approve", approve, methods=["POST"]),
+        Route("/review/{item}/{number:id}/return", return_revision, methods=["POST"]),
         Route("/content/{item}/history", history_page),
-        Route("/content/{item}/history/{number:int}", history_revision),
-        Route("/content/{item}/history/{number:int}/rollback", rollback, methods=["POST"]),
+        Route("/content/{item}/history/{number:id}", history_revision),
+        Route("/content/{item}/history/{number:id}/rollback", rollback, methods=["POST"]),
     ]
 
 

@@ -21,6 +21,7 @@ from bot.cases import repository as cases
 from bot.db.models import CaseDB
 from bot.web.accounts import audit, counsellor_of, user_by_id
 from bot.web.deps import WebDeps, page, signed_in
+from bot.web.inputs import web_text
 from bot.web.security import check_csrf, require
 
 
@@ -78,7 +79,7 @@ def inbox_routes(deps: WebDeps) -> list[Route]:
             require(request, "counsellor")
             await check_csrf(request)
             form = await request.form()
-            argument = str(form.get(field, "")) if field else ""
+            argument = web_text(form.get(field)) if field else ""
             case_id = _case_id(request) if to_case else None
             if command == "take":
                 argument = str(case_id)
@@ -90,13 +91,13 @@ def inbox_routes(deps: WebDeps) -> list[Route]:
         Route("/inbox", inbox),
         Route("/inbox/duty", action("duty", "on", to_case=False), methods=["POST"]),
         Route("/inbox/next", action("next", to_case=False), methods=["POST"]),
-        Route("/cases/{case_id:int}", case_page),
-        Route("/cases/{case_id:int}/messages", case_messages),
-        Route("/cases/{case_id:int}/claim", action("take"), methods=["POST"]),
-        Route("/cases/{case_id:int}/reply", action("", "text"), methods=["POST"]),
-        Route("/cases/{case_id:int}/note", action("note", "text"), methods=["POST"]),
-        Route("/cases/{case_id:int}/transfer", action("transfer"), methods=["POST"]),
-        Route("/cases/{case_id:int}/close", action("close", "resolution"), methods=["POST"]),
+        Route("/cases/{case_id:id}", case_page),
+        Route("/cases/{case_id:id}/messages", case_messages),
+        Route("/cases/{case_id:id}/claim", action("take"), methods=["POST"]),
+        Route("/cases/{case_id:id}/reply", action("", "text"), methods=["POST"]),
+        Route("/cases/{case_id:id}/note", action("note", "text"), methods=["POST"]),
+        Route("/cases/{case_id:id}/transfer", action("transfer"), methods=["POST"]),
+        Route("/cases/{case_id:id}/close", action("close", "resolution"), methods=["POST"]),
     ]
 
 
