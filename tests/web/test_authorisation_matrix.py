@@ -133,9 +133,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/inbox/next"): Expect(
         "/inbox/next", LOGIN, to("/inbox"), DENIED, DENIED, DENIED, audit="case.next"
     ),
-    ("GET", "/cases/{case_id:id}"): Expect(
-        f"/cases/{WAITING_CASE}", LOGIN, OK, DENIED, DENIED, OK
-    ),
+    ("GET", "/cases/{case_id:id}"): Expect(f"/cases/{WAITING_CASE}", LOGIN, OK, DENIED, DENIED, OK),
     ("GET", "/cases/{case_id:id}/messages"): Expect(
         f"/cases/{WAITING_CASE}/messages", LOGIN, OK, DENIED, DENIED, OK
     ),
