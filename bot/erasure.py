@@ -9,17 +9,14 @@ kept; an open case is closed. Nothing here commits: the caller owns the transact
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, cast
+from datetime import date
+from typing import Any
 
 from sqlalchemy import delete, distinct, func, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import Delete, Update
 
 from bot.cases.repository import OPEN
 from bot.db.models import (
-    NAIROBI_OFFSET,
     CaseDB,
     CaseMessageDB,
     ChannelMessageDB,
@@ -27,8 +24,10 @@ from bot.db.models import (
     MessageDB,
     UserDB,
     WebOutboxDB,
+    nairobi_day,
     utcnow,
 )
+from bot.db.repository import affected_rows
 from bot.dialogue.addresses import web_token
 from bot.web.outbox import outbox_key
 
@@ -101,10 +100,10 @@ async def erase_user(
     # a waiting case has no counsellor (claims set it, transfers clear it)
     ended = tuple(EndedCase(c.id, c.counsellor_id) for c in closed if c.counsellor_id is not None)
     theirs = select(CaseDB.id).where(CaseDB.user_id == user_id).scalar_subquery()
-    case_messages = await _rows(
+    case_messages = await affected_rows(
         session, delete(CaseMessageDB).where(CaseMessageDB.case_id.in_(theirs))
     )
-    unlinked = await _rows(
+    unlinked = await affected_rows(
         session, update(CaseDB).where(CaseDB.user_id == user_id).values(user_id=None, route=None)
     )
     chat_ids = tuple(
@@ -114,17 +113,19 @@ async def erase_user(
             .order_by(ChannelMessageDB.id)
         )
     )
-    channel_messages = await _rows(
+    channel_messages = await affected_rows(
         session, delete(ChannelMessageDB).where(ChannelMessageDB.user_id == user_id)
     )
-    feedback = await _rows(session, delete(FeedbackDB).where(FeedbackDB.user_id == user_id))
-    messages = await _rows(session, delete(MessageDB).where(MessageDB.user_id == user_id))
+    feedback = await affected_rows(session, delete(FeedbackDB).where(FeedbackDB.user_id == user_id))
+    messages = await affected_rows(session, delete(MessageDB).where(MessageDB.user_id == user_id))
     # the ORM's copy of the row (the caller's turn holds one) is dropped from the session too
-    users = await _rows(session, delete(UserDB).where(UserDB.id == user_id), synchronize=True)
+    users = await affected_rows(
+        session, delete(UserDB).where(UserDB.id == user_id), synchronize=True
+    )
     outbox = 0
     if address and web_token(address) is not None:
         key = outbox_key(secret, address)
-        outbox = await _rows(session, delete(WebOutboxDB).where(WebOutboxDB.address == key))
+        outbox = await affected_rows(session, delete(WebOutboxDB).where(WebOutboxDB.address == key))
     return ErasureReport(
         users=users,
         messages=messages,
@@ -167,8 +168,8 @@ async def summarise_user(*, session: AsyncSession, user_id: str) -> UserSummary:
     theirs = select(CaseDB.id).where(CaseDB.user_id == user_id).scalar_subquery()
     return UserSummary(
         language=user.language,
-        first_seen=kenyan_day(user.created_at),
-        last_seen=kenyan_day(user.last_seen_at),
+        first_seen=nairobi_day(user.created_at),
+        last_seen=nairobi_day(user.last_seen_at),
         messages_in=directions.get("in", 0),
         messages_out=directions.get("out", 0),
         topics=tuple(t for t in topics if t),
@@ -186,22 +187,5 @@ async def summarise_user(*, session: AsyncSession, user_id: str) -> UserSummary:
     )
 
 
-def kenyan_day(moment: datetime) -> date:
-    """The day in Kenya (UTC+3) of a stored time (SQLite returns them without an offset: UTC)."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return (aware.astimezone(UTC) + NAIROBI_OFFSET).date()
-
-
 async def _count(session: AsyncSession, condition: Any, column: Any) -> int:
     return int(await session.scalar(select(func.count(column)).where(condition)) or 0)
-
-
-async def _rows(
-    session: AsyncSession, statement: Delete | Update, *, synchronize: bool = False
-) -> int:
-    """Run a DELETE or UPDATE; return how many rows it touched."""
-    result = await session.execute(
-        statement,
-        execution_options={"synchronize_session": "evaluate" if synchronize else False},
-    )
-    return cast("CursorResult[Any]", result).rowcount

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import CaseDB, utcnow
+from bot.db.models import CaseDB, as_utc, utcnow
 from nlu.embedded import EmbeddedParser
 from nlu.parser import Parser
 from nlu.rasa import FallbackParser
@@ -82,11 +82,7 @@ async def refresh_queue(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float:
-    if moment is None:
-        return 0.0
-    if moment.tzinfo is None:  # SQLite returns naive UTC
-        moment = moment.replace(tzinfo=now.tzinfo)
-    return max(0.0, (now - moment).total_seconds())
+    return 0.0 if moment is None else max(0.0, (now - as_utc(moment)).total_seconds())
 
 
 class NluCollector(Collector):

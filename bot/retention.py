@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -44,8 +43,10 @@ from bot.db.models import (
     UnansweredDB,
     UserDB,
     WebOutboxDB,
+    as_utc,
     utcnow,
 )
+from bot.db.repository import affected_rows
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ async def purge(
     """Delete everything past its time (see the module's table); safe to run from two processes."""
     if retention_days < 1:
         raise ValueError("retention_days must be at least 1")
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     cutoff = now - timedelta(days=retention_days)
     report = PurgeReport()
     report.feedback, report.messages = await _messages(sessions, cutoff)
@@ -144,10 +145,12 @@ async def _messages(
                 )
             )
             if ids:
-                feedback += await _rows(
+                feedback += await affected_rows(
                     session, delete(FeedbackDB).where(FeedbackDB.message_id.in_(ids))
                 )
-                messages += await _rows(session, delete(MessageDB).where(MessageDB.id.in_(ids)))
+                messages += await affected_rows(
+                    session, delete(MessageDB).where(MessageDB.id.in_(ids))
+                )
         if len(ids) < MESSAGES_BATCH:
             return feedback, messages
 
@@ -171,13 +174,15 @@ async def _users(sessions: async_sessionmaker[AsyncSession], cutoff: datetime) -
             )
             if ids:
                 still_stale = select(UserDB.id).where(UserDB.id.in_(ids), stale)
-                unlinked += await _rows(
+                unlinked += await affected_rows(
                     session,
                     update(CaseDB)
                     .where(CaseDB.user_id.in_(still_stale), CaseDB.status == "closed")
                     .values(user_id=None, route=None),
                 )
-                users += await _rows(session, delete(UserDB).where(UserDB.id.in_(ids), stale))
+                users += await affected_rows(
+                    session, delete(UserDB).where(UserDB.id.in_(ids), stale)
+                )
         if len(ids) < BATCH:
             return unlinked, users
 
@@ -200,7 +205,7 @@ async def _batched(
         if walk:
             batch = batch.order_by(key)
         async with sessions() as session, session.begin():
-            deleted = await _rows(
+            deleted = await affected_rows(
                 session, delete(key.class_).where(key.in_(batch.scalar_subquery()))
             )
         total += deleted
@@ -211,14 +216,4 @@ async def _batched(
 async def _once(sessions: async_sessionmaker[AsyncSession], statement: Any) -> int:
     """One statement in its own transaction (`cases` is small: one statement is short)."""
     async with sessions() as session, session.begin():
-        return await _rows(session, statement)
-
-
-async def _rows(session: AsyncSession, statement: Any) -> int:
-    result = await session.execute(statement, execution_options={"synchronize_session": False})
-    return cast("CursorResult[Any]", result).rowcount
-
-
-def _utc(moment: datetime) -> datetime:
-    """Aware times in UTC (SQLite stores them without an offset and compares them as text)."""
-    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return await affected_rows(session, statement)

@@ -249,9 +249,19 @@ def random_id() -> str:
     return secrets.token_hex(16)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC time (SQLite returns them without an offset: they are UTC)."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def nairobi_day(moment: datetime) -> date:
+    """The day in Kenya (UTC+3 all year) of a time."""
+    return (as_utc(moment) + NAIROBI_OFFSET).date()
+
+
 def nairobi_today() -> date:
-    """Today in Kenya (UTC+3 all year), the only time kept on rows linked to nobody."""
-    return (utcnow() + NAIROBI_OFFSET).date()
+    """Today in Kenya, the only time kept on rows linked to nobody."""
+    return nairobi_day(utcnow())
 
 
 class UnansweredDB(Base):

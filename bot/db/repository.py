@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from sqlalchemy import DateTime, Integer, String, delete, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -165,3 +168,15 @@ async def forget_channel_messages(*, session: AsyncSession, user_id: str) -> lis
     )
     await session.execute(delete(ChannelMessageDB).where(ChannelMessageDB.user_id == user_id))
     return ids
+
+
+async def affected_rows(session: AsyncSession, statement: Any, *, synchronize: bool = False) -> int:
+    """Run a DELETE or UPDATE and return how many rows it touched.
+
+    `synchronize`: also drop or update the ORM's copies of those rows held by this session.
+    """
+    result = await session.execute(
+        statement,
+        execution_options={"synchronize_session": "evaluate" if synchronize else False},
+    )
+    return cast("CursorResult[Any]", result).rowcount

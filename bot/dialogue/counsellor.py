@@ -12,14 +12,14 @@ import html
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases import repository as cases
 from bot.cases.seal import seal, unseal
 from bot.content.render import Renderer
-from bot.db.models import CaseDB, CounsellorDB, UserDB, utcnow
+from bot.db.models import CaseDB, CounsellorDB, UserDB, as_utc, utcnow
 from bot.dialogue import payloads
 from bot.dialogue.addresses import telegram_address
 from bot.dialogue.messages import Button, Reply
@@ -325,7 +325,7 @@ class Desk:
 
     async def card(self, session: AsyncSession, case: CaseDB) -> str:
         """The context card: what a counsellor needs before answering, and no identity."""
-        waited = max(0, int((utcnow() - _aware(case.opened_at)).total_seconds() // 60))
+        waited = max(0, int((utcnow() - as_utc(case.opened_at)).total_seconds() // 60))
         answered = (
             await cases.recent_answers(session=session, user_id=case.user_id)
             if case.user_id is not None
@@ -359,7 +359,3 @@ class Desk:
 def _staff(text: str) -> Reply:
     """A line for a counsellor: plain text escaped for Telegram's HTML parse mode."""
     return Reply(html.escape(text, quote=False))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
