@@ -138,13 +138,21 @@ def build_desk(settings: Settings, renderer: Renderer) -> Desk:
     )
 
 
-async def prepare(settings: Settings, *, content_dir: Path = paths.CONTENT_DIR) -> Runtime:
-    """Bring the database schema up to date and assemble the dialogue engine."""
+async def prepare(
+    settings: Settings, *, content_dir: Path = paths.CONTENT_DIR, ping_on_checkout: bool = False
+) -> Runtime:
+    """Bring the database schema up to date and assemble the dialogue engine.
+
+    `ping_on_checkout` tests each pooled PostgreSQL connection before use (three round trips),
+    for the console. The bot goes without: after a database restart the first statement fails,
+    which makes SQLAlchemy replace every pooled connection, and the update it served is answered
+    503 and delivered again by Telegram.
+    """
     started = time.perf_counter()
     await upgrade(settings.database_url)
     content = load_content(content_dir)
     parser = build_parser(settings)
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, pool_pre_ping=ping_on_checkout)
     renderer = Renderer(content)
     services = content_dir / "services"
     referral = Referral(Directory.load(services), Gazetteer.load(services / "places.tsv"), renderer)

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import TelegramUpdateDB, utcnow
+from bot.db.session import autocommit
 
 LEASE = timedelta(seconds=60)
 
@@ -46,7 +47,7 @@ class UpdateLedger:
     async def take(self, update_id: int, now: datetime | None = None) -> Claim:
         """Take `update_id` for this process, or say why not. Database errors propagate."""
         now = now or utcnow()
-        async with self._sessions() as session, session.begin():
+        async with autocommit(self._sessions) as session:  # each statement is atomic alone
             dialect = session.get_bind().dialect.name
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
             inserted = await session.execute(
@@ -68,7 +69,8 @@ class UpdateLedger:
             if _count(stale) == 1:
                 return Claim.TAKEN
             row = await session.get(TelegramUpdateDB, update_id)
-        return Claim.DUPLICATE if row is None or row.handled_at is not None else Claim.IN_PROGRESS
+            handled = row is None or row.handled_at is not None
+        return Claim.DUPLICATE if handled else Claim.IN_PROGRESS
 
     async def keep(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """Polling: store fetched updates (new ones only) before Telegram is told they arrived."""
@@ -105,7 +107,7 @@ class UpdateLedger:
 
     async def handled(self, update_id: int, now: datetime | None = None) -> None:
         """Mark `update_id` answered."""
-        async with self._sessions() as session, session.begin():
+        async with autocommit(self._sessions) as session:
             await session.execute(
                 update(TelegramUpdateDB)
                 .where(TelegramUpdateDB.update_id == update_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Integer, String, delete, insert, literal, select
+from sqlalchemy import DateTime, Integer, String, delete, insert, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -24,14 +24,13 @@ from bot.db.models import (
 async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
     """Return the user row, locked for this turn, creating it on first contact.
 
-    On PostgreSQL the row lock (FOR UPDATE) makes two turns of one person, in two processes or
-    two tasks, run one after the other; SQLite serialises writers anyway.
+    One round trip: an upsert that creates the row or marks it seen, and returns it. On
+    PostgreSQL the upsert's row lock makes two turns of one person, in two processes or two tasks,
+    run one after the other; SQLite serialises writers anyway.
     """
-    user = await session.get(UserDB, user_id, with_for_update=True)
-    if user is not None:
-        user.last_seen_at = utcnow()
-        return user
     now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert_user = pg_insert if dialect == "postgresql" else sqlite_insert
     values = {
         "id": user_id,
         "channel": channel,
@@ -40,10 +39,13 @@ async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: st
         "created_at": now,
         "last_seen_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(UserDB).values(**values).on_conflict_do_nothing())
-    user = await session.get(UserDB, user_id, with_for_update=True)
+    statement = (
+        insert_user(UserDB)
+        .values(**values)
+        .on_conflict_do_update(index_elements=[UserDB.id], set_={"last_seen_at": now})
+        .returning(UserDB)
+    )
+    user = await session.scalar(statement, execution_options={"populate_existing": True})
     assert user is not None
     return user
 
@@ -137,19 +139,24 @@ async def remember_channel_messages(
 
     Nothing is kept for someone without a user row (they have just erased their data).
     """
+    if not message_ids:
+        return
     now = utcnow()
     user_exists = select(UserDB.id).where(UserDB.id == user_id).exists()
-    for message_id in message_ids:  # one INSERT ... SELECT each: no row read back
-        await session.execute(
-            insert(ChannelMessageDB).from_select(
-                ["user_id", "message_id", "created_at"],
-                select(
-                    literal(user_id, String(64)),
-                    literal(message_id, Integer()),
-                    literal(now, DateTime(timezone=True)),
-                ).where(user_exists),
-            )
+    rows = [
+        select(
+            literal(user_id, String(64)),
+            literal(message_id, Integer()),
+            literal(now, DateTime(timezone=True)),
+        ).where(user_exists)
+        for message_id in message_ids
+    ]
+    # one INSERT ... SELECT for all of them (no row read back), nothing if the user is gone
+    await session.execute(
+        insert(ChannelMessageDB).from_select(
+            ["user_id", "message_id", "created_at"], union_all(*rows) if len(rows) > 1 else rows[0]
         )
+    )
     stale = (
         select(ChannelMessageDB.id)
         .where(ChannelMessageDB.user_id == user_id)

@@ -28,6 +28,7 @@ from bot.db.repository import (
     record_unanswered,
     remember_channel_messages,
 )
+from bot.db.session import autocommit
 from bot.dialogue import payloads
 from bot.dialogue.addresses import telegram_chat_id
 from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
@@ -313,7 +314,7 @@ class DialogueEngine:
     async def remember_channel_messages(self, user_id: str, message_ids: list[int]) -> None:
         """Record ids of messages in the user's chat (for /exit); failures only logged."""
         try:
-            async with self._sessions() as session, session.begin():
+            async with autocommit(self._sessions) as session:
                 await remember_channel_messages(
                     session=session, user_id=user_id, message_ids=message_ids
                 )

@@ -13,7 +13,7 @@ from bot.web.app import build_web_app
 
 async def build_console(settings: Settings) -> Starlette:
     """The console and web chat; counsellors' replies reach Telegram when a bot token is set."""
-    runtime = await prepare(settings)
+    runtime = await prepare(settings, ping_on_checkout=True)  # a page never fails on a restart
     bot = (
         Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url)
         if settings.telegram_bot_token
