@@ -9,8 +9,15 @@ person's next message goes only after the previous one was acknowledged (a 200 i
 replies). Every message here earns exactly one sendMessage, so the emulator's count per chat
 shows lost and duplicated replies.
 
-Latency is from the update POSTed to its 200 (replies sent), measured by the sender.
-Run: `.venv/bin/python -m bench.load.run [--users 1000] [--messages 5] [--workers 1]`.
+Two ways to load it:
+- closed loop (default), for capacity: CONNECTIONS senders each deliver the next message as soon
+  as the last was answered, so the bot is always saturated and latency is mostly queueing;
+- open loop (`--rate R`), for latency at a load: messages arrive R per second (Poisson), whatever
+  the bot is doing, and latency counts from each message's scheduled arrival.
+
+Latency is from the update's delivery (or scheduled arrival) to its 200 (replies sent). CPU time
+per message is reported for each process: the workers, PostgreSQL, the emulator and the sender.
+Run: `.venv/bin/python -m bench.load.run [--users 1000] [--messages 5] [--workers 1] [--rate R]`.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import statistics
@@ -26,13 +34,17 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import httpx
+
+from bench.load.cpu import CpuMeter
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:LOAD-TEST-TOKEN"  # noqa: S105 - the emulator's token, not a credential
@@ -150,63 +162,122 @@ class MemoryWatch:
         return peaks
 
 
+class Sender:
+    """Posts updates to the workers as Telegram does: again after a non-200, round-robin."""
+
+    def __init__(self, client: aiohttp.ClientSession, urls: list[str], first_update: int) -> None:
+        self._client = client
+        self._urls = urls
+        self._turn = 0
+        self._next_update = first_update
+        self.latencies: list[float] = []
+        self.outcomes: dict[str, int] = {}
+        self.retries = 0
+
+    async def deliver(self, user_id: int, step: int, since: float) -> None:
+        """Deliver `user_id`'s message number `step`; latency counts from `since`."""
+        kind, value = SCRIPT[step % len(SCRIPT)]
+        self._next_update += 1
+        body = update(self._next_update, user_id, kind, value)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        while True:
+            url = self._urls[self._turn % len(self._urls)]
+            self._turn += 1
+            async with self._client.post(url, json=body, headers=headers) as response:
+                status = response.status
+                answer = await response.json()
+            if status == 200:
+                self.latencies.append(time.perf_counter() - since)
+                self._count(answer.get("outcome", "?"))
+                return
+            self.retries += 1  # Telegram would deliver it again
+            self._count(f"http_{status}")
+            await asyncio.sleep(0.1)
+
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def result(self, elapsed: float) -> dict[str, Any]:
+        return {
+            "latencies": self.latencies,
+            "outcomes": self.outcomes,
+            "retries": self.retries,
+            "elapsed": elapsed,
+        }
+
+
+def _client(connections: int) -> aiohttp.ClientSession:
+    """The sender's HTTP client: aiohttp, light enough to leave the cores to the bot."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=120),
+    )
+
+
 async def drive(
     urls: list[str], users: int, messages: int, connections: int, first_user: int
 ) -> dict[str, Any]:
-    """Deliver every user's conversation; return latencies and outcomes."""
+    """Closed loop, for capacity: CONNECTIONS senders, each sending as soon as one is answered."""
     ready: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
     for n in range(users):
         ready.put_nowait((first_user + n, 0))
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
-    retries = [0]
-    next_update = [first_user * 100]
     remaining = [users * messages]
     done = asyncio.Event()
-    turn = [0]
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
 
-    async def sender(client: httpx.AsyncClient) -> None:
+    async def sender(post: Sender) -> None:
         while not done.is_set():
             try:
                 user_id, step = await asyncio.wait_for(ready.get(), timeout=0.5)
             except TimeoutError:
                 continue
-            kind, value = SCRIPT[step % len(SCRIPT)]
-            next_update[0] += 1
-            body = update(next_update[0], user_id, kind, value)
-            while True:
-                url = urls[turn[0] % len(urls)]
-                turn[0] += 1
-                started = time.perf_counter()
-                response = await client.post(url, json=body, headers=headers)
-                if response.status_code == 200:
-                    latencies.append(time.perf_counter() - started)
-                    outcome = response.json().get("outcome", "?")
-                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                    break
-                retries[0] += 1  # Telegram would deliver it again
-                outcomes[f"http_{response.status_code}"] = (
-                    outcomes.get(f"http_{response.status_code}", 0) + 1
-                )
-                await asyncio.sleep(0.1)
+            await post.deliver(user_id, step, time.perf_counter())
             remaining[0] -= 1
             if step + 1 < messages:
                 ready.put_nowait((user_id, step + 1))
             elif remaining[0] == 0:
                 done.set()
 
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with _client(connections) as client:
+        post = Sender(client, urls, first_user * 100)
         started = time.perf_counter()
-        await asyncio.gather(*(sender(client) for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    return {
-        "latencies": latencies,
-        "outcomes": outcomes,
-        "retries": retries[0],
-        "elapsed": elapsed,
-    }
+        await asyncio.gather(*(sender(post) for _ in range(connections)))
+        return post.result(time.perf_counter() - started)
+
+
+async def drive_at(
+    urls: list[str], users: int, messages: int, connections: int, first_user: int, rate: float
+) -> dict[str, Any]:
+    """Open loop, for latency at a load: messages arrive at RATE per second (Poisson), each from
+    a person whose previous message was answered; latency counts from the scheduled arrival, so
+    time spent waiting for a free connection is included (no coordinated omission)."""
+    idle: deque[tuple[int, int]] = deque((first_user + n, 0) for n in range(users))
+    freed = asyncio.Event()
+    gate = asyncio.Semaphore(connections)
+    arrivals = random.Random(20261130)  # the same arrival pattern every run
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(post: Sender, user_id: int, step: int, scheduled: float) -> None:
+        async with gate:
+            await post.deliver(user_id, step, scheduled)
+        if step + 1 < messages:
+            idle.append((user_id, step + 1))
+            freed.set()
+
+    async with _client(connections) as client:
+        post = Sender(client, urls, first_user * 100)
+        started = scheduled = time.perf_counter()
+        for _ in range(users * messages):
+            scheduled += arrivals.expovariate(rate)
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while not idle:  # everyone is waiting for an answer
+                freed.clear()
+                await freed.wait()
+            user_id, step = idle.popleft()
+            tasks.append(asyncio.create_task(one(post, user_id, step, scheduled)))
+        await asyncio.gather(*tasks)
+        return post.result(time.perf_counter() - started)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -221,6 +292,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--connections", type=int, default=100, help="in flight, like Telegram")
     parser.add_argument("--warmup", type=int, default=50, help="users before the measured run")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: messages arrive at this many per second (default: closed loop, capacity)",
+    )
     parser.add_argument("--logs", default="data/load-logs", help="worker logs folder")
     parser.add_argument(
         "--profile", help="record worker 0 with py-spy into this file (collapsed stacks)"
@@ -281,7 +357,14 @@ def main() -> None:
                     stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1)
-            result = asyncio.run(drive(urls, args.users, args.messages, args.connections, 2_000))
+            meter = CpuMeter([w.pid for w in workers], emulator.pid)
+            meter.start()
+            if args.rate:
+                run = drive_at(urls, args.users, args.messages, args.connections, 2_000, args.rate)
+            else:
+                run = drive(urls, args.users, args.messages, args.connections, 2_000)
+            result = asyncio.run(run)
+            result["cpu"] = meter.stop()
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
@@ -310,6 +393,7 @@ def report(
     total = args.users * args.messages
     figures = {
         "workers": args.workers,
+        "offered_rate_msg_s": args.rate or "closed loop",
         "users": args.users,
         "messages": total,
         "connections": args.connections,
@@ -331,6 +415,13 @@ def report(
         "stray": stray,
         "peak_rss_mib": [round(p, 1) for p in peaks],
         "db_transactions_per_message": round(stats["transactions"] / total, 2),
+        "cpu_ms_per_message": {
+            name: round(seconds * 1000 / total, 2) for name, seconds in result["cpu"].items()
+        },
+        "cpu_share_of_two_cores": {
+            name: round(seconds / (2 * result["elapsed"]), 2)
+            for name, seconds in result["cpu"].items()
+        },
     }
     print(json.dumps(figures, indent=2))
 
