@@ -47,17 +47,16 @@ class UpdateLedger:
     async def take(self, update_id: int, now: datetime | None = None) -> Claim:
         """Take `update_id` for this process, or say why not. Database errors propagate."""
         now = now or utcnow()
-        async with autocommit(self._sessions) as session:  # each statement is atomic alone
-            dialect = session.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            inserted = await session.execute(
+        async with autocommit(self._sessions) as connection:  # each statement is atomic alone
+            insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+            inserted = await connection.execute(
                 insert(TelegramUpdateDB)
                 .values(update_id=update_id, received_at=now)
                 .on_conflict_do_nothing()
             )
-            if _count(inserted) == 1:
+            if inserted.rowcount == 1:
                 return Claim.TAKEN
-            stale = await session.execute(
+            stale = await connection.execute(
                 update(TelegramUpdateDB)
                 .where(
                     TelegramUpdateDB.update_id == update_id,
@@ -66,11 +65,16 @@ class UpdateLedger:
                 )
                 .values(received_at=now)
             )
-            if _count(stale) == 1:
+            if stale.rowcount == 1:
                 return Claim.TAKEN
-            row = await session.get(TelegramUpdateDB, update_id)
-            handled = row is None or row.handled_at is not None
-        return Claim.DUPLICATE if handled else Claim.IN_PROGRESS
+            row = (
+                await connection.execute(
+                    select(TelegramUpdateDB.handled_at).where(
+                        TelegramUpdateDB.update_id == update_id
+                    )
+                )
+            ).first()
+        return Claim.DUPLICATE if row is None or row.handled_at is not None else Claim.IN_PROGRESS
 
     async def keep(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """Polling: store fetched updates (new ones only) before Telegram is told they arrived."""
@@ -107,13 +111,9 @@ class UpdateLedger:
 
     async def handled(self, update_id: int, now: datetime | None = None) -> None:
         """Mark `update_id` answered."""
-        async with autocommit(self._sessions) as session:
-            await session.execute(
+        async with autocommit(self._sessions) as connection:
+            await connection.execute(
                 update(TelegramUpdateDB)
                 .where(TelegramUpdateDB.update_id == update_id)
                 .values(handled_at=now or utcnow())
             )
-
-
-def _count(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Integer, String, delete, insert, literal, selec
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.db.models import (
     ChannelMessageDB,
@@ -64,7 +64,8 @@ async def log_message(
 ) -> int:
     """Record one turn's metadata (never the text) and return its id.
 
-    A Core INSERT ... RETURNING: one round trip, without the unit-of-work overhead of the ORM.
+    A Core INSERT ... RETURNING on the session's connection: one round trip, without the ORM's
+    unit of work or its bulk-insert machinery.
     """
     statement = (
         insert(MessageDB)
@@ -81,7 +82,8 @@ async def log_message(
         )
         .returning(MessageDB.id)
     )
-    return int((await session.execute(statement)).scalar_one())
+    connection = await session.connection()
+    return int((await connection.execute(statement)).scalar_one())
 
 
 async def record_unanswered(
@@ -133,7 +135,7 @@ KEEP_CHANNEL_MESSAGES = 100
 
 
 async def remember_channel_messages(
-    *, session: AsyncSession, user_id: str, message_ids: list[int]
+    *, connection: AsyncConnection, user_id: str, message_ids: list[int]
 ) -> None:
     """Keep the ids (never the content) of the latest messages in the user's chat.
 
@@ -152,7 +154,7 @@ async def remember_channel_messages(
         for message_id in message_ids
     ]
     # one INSERT ... SELECT for all of them (no row read back), nothing if the user is gone
-    await session.execute(
+    await connection.execute(
         insert(ChannelMessageDB).from_select(
             ["user_id", "message_id", "created_at"], union_all(*rows) if len(rows) > 1 else rows[0]
         )
@@ -163,7 +165,7 @@ async def remember_channel_messages(
         .order_by(ChannelMessageDB.id.desc())
         .offset(KEEP_CHANNEL_MESSAGES)
     )
-    await session.execute(delete(ChannelMessageDB).where(ChannelMessageDB.id.in_(stale)))
+    await connection.execute(delete(ChannelMessageDB).where(ChannelMessageDB.id.in_(stale)))
 
 
 async def forget_channel_messages(*, session: AsyncSession, user_id: str) -> list[int]:

@@ -314,9 +314,9 @@ class DialogueEngine:
     async def remember_channel_messages(self, user_id: str, message_ids: list[int]) -> None:
         """Record ids of messages in the user's chat (for /exit); failures only logged."""
         try:
-            async with autocommit(self._sessions) as session:
+            async with autocommit(self._sessions) as connection:
                 await remember_channel_messages(
-                    session=session, user_id=user_id, message_ids=message_ids
+                    connection=connection, user_id=user_id, message_ids=message_ids
                 )
         except Exception:
             log.exception("could not record chat message ids")
