@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,32 +48,15 @@ class UpdateLedger:
         """Take `update_id` for this process, or say why not. Database errors propagate."""
         now = now or utcnow()
         async with autocommit(self._sessions) as connection:  # each statement is atomic alone
-            insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             inserted = await connection.execute(
-                insert(TelegramUpdateDB)
-                .values(update_id=update_id, received_at=now)
-                .on_conflict_do_nothing()
+                _TAKE[connection.dialect.name], {"update_id": update_id, "received_at": now}
             )
             if inserted.rowcount == 1:
                 return Claim.TAKEN
-            stale = await connection.execute(
-                update(TelegramUpdateDB)
-                .where(
-                    TelegramUpdateDB.update_id == update_id,
-                    TelegramUpdateDB.handled_at.is_(None),
-                    TelegramUpdateDB.received_at < now - self._lease,
-                )
-                .values(received_at=now)
-            )
-            if stale.rowcount == 1:
+            overdue = {"id": update_id, "taken_before": now - self._lease, "now": now}
+            if (await connection.execute(_TAKE_OVER, overdue)).rowcount == 1:
                 return Claim.TAKEN
-            row = (
-                await connection.execute(
-                    select(TelegramUpdateDB.handled_at).where(
-                        TelegramUpdateDB.update_id == update_id
-                    )
-                )
-            ).first()
+            row = (await connection.execute(_HANDLED_AT, {"id": update_id})).first()
         return Claim.DUPLICATE if row is None or row.handled_at is not None else Claim.IN_PROGRESS
 
     async def keep(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
@@ -112,8 +95,28 @@ class UpdateLedger:
     async def handled(self, update_id: int, now: datetime | None = None) -> None:
         """Mark `update_id` answered."""
         async with autocommit(self._sessions) as connection:
-            await connection.execute(
-                update(TelegramUpdateDB)
-                .where(TelegramUpdateDB.update_id == update_id)
-                .values(handled_at=now or utcnow())
-            )
+            await connection.execute(_MARK_HANDLED, {"id": update_id, "now": now or utcnow()})
+
+
+# built once: each runs for every update, and building a statement costs more than running it
+_TAKE = {
+    "postgresql": pg_insert(TelegramUpdateDB).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(TelegramUpdateDB).on_conflict_do_nothing(),
+}
+_TAKE_OVER = (  # taken by a process that died before answering: take it over
+    update(TelegramUpdateDB)
+    .where(
+        TelegramUpdateDB.update_id == bindparam("id"),
+        TelegramUpdateDB.handled_at.is_(None),
+        TelegramUpdateDB.received_at < bindparam("taken_before"),
+    )
+    .values(received_at=bindparam("now"))
+)
+_HANDLED_AT = select(TelegramUpdateDB.handled_at).where(
+    TelegramUpdateDB.update_id == bindparam("id")
+)
+_MARK_HANDLED = (
+    update(TelegramUpdateDB)
+    .where(TelegramUpdateDB.update_id == bindparam("id"))
+    .values(handled_at=bindparam("now"))
+)

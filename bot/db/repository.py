@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Integer, String, delete, insert, literal, select, union_all
+from sqlalchemy import DateTime, Integer, String, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -21,6 +21,28 @@ from bot.db.models import (
 )
 
 
+def _upsert_user(insert_for: Any) -> Any:
+    """Create the user row, or mark it seen; return it (built once per dialect)."""
+    statement = insert_for(UserDB)
+    return statement.on_conflict_do_update(
+        index_elements=[UserDB.id], set_={"last_seen_at": statement.excluded.last_seen_at}
+    ).returning(UserDB)
+
+
+# Statements on the path of every message are built once: building one costs more than running it
+_UPSERT_USER = {"postgresql": _upsert_user(pg_insert), "sqlite": _upsert_user(sqlite_insert)}
+_LOG_MESSAGE = insert(MessageDB).returning(MessageDB.id)
+_USER_ID = bindparam("user_id", type_=String(64))
+_REMEMBER_MESSAGE = insert(ChannelMessageDB).from_select(
+    ["user_id", "message_id", "created_at"],
+    select(
+        _USER_ID,
+        bindparam("message_id", type_=Integer()),
+        bindparam("created_at", type_=DateTime(timezone=True)),
+    ).where(select(UserDB.id).where(UserDB.id == _USER_ID).exists()),
+)
+
+
 async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: str) -> UserDB:
     """Return the user row, locked for this turn, creating it on first contact.
 
@@ -29,8 +51,6 @@ async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: st
     run one after the other; SQLite serialises writers anyway.
     """
     now = utcnow()
-    dialect = session.get_bind().dialect.name
-    insert_user = pg_insert if dialect == "postgresql" else sqlite_insert
     values = {
         "id": user_id,
         "channel": channel,
@@ -39,14 +59,9 @@ async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: st
         "created_at": now,
         "last_seen_at": now,
     }
-    statement = (
-        insert_user(UserDB)
-        .values(**values)
-        .on_conflict_do_update(index_elements=[UserDB.id], set_={"last_seen_at": now})
-        .returning(UserDB)
-    )
-    user = await session.scalar(statement, execution_options={"populate_existing": True})
-    assert user is not None
+    statement = _UPSERT_USER[session.get_bind().dialect.name]
+    fresh = {"populate_existing": True}  # the returned row, not an older copy in the session
+    user: UserDB = (await session.scalars(statement, [values], execution_options=fresh)).one()
     return user
 
 
@@ -67,23 +82,19 @@ async def log_message(
     A Core INSERT ... RETURNING on the session's connection: one round trip, without the ORM's
     unit of work or its bulk-insert machinery.
     """
-    statement = (
-        insert(MessageDB)
-        .values(
-            user_id=user_id,
-            direction=direction,
-            kind=kind,
-            intent=intent,
-            confidence=confidence,
-            language=language,
-            content_id=content_id,
-            content_revision=content_revision,
-            created_at=utcnow(),
-        )
-        .returning(MessageDB.id)
-    )
+    values = {
+        "user_id": user_id,
+        "direction": direction,
+        "kind": kind,
+        "intent": intent,
+        "confidence": confidence,
+        "language": language,
+        "content_id": content_id,
+        "content_revision": content_revision,
+        "created_at": utcnow(),
+    }
     connection = await session.connection()
-    return int((await connection.execute(statement)).scalar_one())
+    return int((await connection.execute(_LOG_MESSAGE, values)).scalar_one())
 
 
 async def record_unanswered(
@@ -132,6 +143,14 @@ async def record_feedback(
 
 
 KEEP_CHANNEL_MESSAGES = 100
+_FORGET_OLDER_MESSAGES = delete(ChannelMessageDB).where(
+    ChannelMessageDB.id.in_(
+        select(ChannelMessageDB.id)
+        .where(ChannelMessageDB.user_id == bindparam("user_id"))
+        .order_by(ChannelMessageDB.id.desc())
+        .offset(KEEP_CHANNEL_MESSAGES)
+    )
+)
 
 
 async def remember_channel_messages(
@@ -144,28 +163,12 @@ async def remember_channel_messages(
     if not message_ids:
         return
     now = utcnow()
-    user_exists = select(UserDB.id).where(UserDB.id == user_id).exists()
-    rows = [
-        select(
-            literal(user_id, String(64)),
-            literal(message_id, Integer()),
-            literal(now, DateTime(timezone=True)),
-        ).where(user_exists)
-        for message_id in message_ids
-    ]
-    # one INSERT ... SELECT for all of them (no row read back), nothing if the user is gone
+    # one INSERT ... SELECT per id in one batch (no row read back), nothing if the user is gone
     await connection.execute(
-        insert(ChannelMessageDB).from_select(
-            ["user_id", "message_id", "created_at"], union_all(*rows) if len(rows) > 1 else rows[0]
-        )
+        _REMEMBER_MESSAGE,
+        [{"user_id": user_id, "message_id": i, "created_at": now} for i in message_ids],
     )
-    stale = (
-        select(ChannelMessageDB.id)
-        .where(ChannelMessageDB.user_id == user_id)
-        .order_by(ChannelMessageDB.id.desc())
-        .offset(KEEP_CHANNEL_MESSAGES)
-    )
-    await connection.execute(delete(ChannelMessageDB).where(ChannelMessageDB.id.in_(stale)))
+    await connection.execute(_FORGET_OLDER_MESSAGES, {"user_id": user_id})
 
 
 async def forget_channel_messages(*, session: AsyncSession, user_id: str) -> list[int]:
