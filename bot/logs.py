@@ -21,6 +21,7 @@ from typing import Any, TextIO
 QUIET_LIBRARIES = {
     "httpx": logging.WARNING,  # logs request URLs, which contain the bot token
     "httpcore": logging.WARNING,
+    "aiohttp": logging.WARNING,  # the bot's Bot API client: request URLs contain the token
     "telegram": logging.INFO,  # DEBUG logs every update and API call with chat ids and text
     "aiosqlite": logging.WARNING,  # DEBUG logs SQL parameters
     "sqlalchemy.engine": logging.WARNING,  # INFO logs SQL statements (and, unhidden, parameters)
