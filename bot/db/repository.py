@@ -20,13 +20,20 @@ from bot.db.models import (
     utcnow,
 )
 
+_NEW_USER_COLUMNS = ("id", "channel", "state", "state_data", "created_at", "last_seen_at")
+
 
 def _upsert_user(insert_for: Any) -> Any:
-    """Create the user row, or mark it seen; return it (built once per dialect)."""
-    statement = insert_for(UserDB)
-    return statement.on_conflict_do_update(
-        index_elements=[UserDB.id], set_={"last_seen_at": statement.excluded.last_seen_at}
-    ).returning(UserDB)
+    """Create the user row, or mark it seen; load it as a UserDB (built once per dialect).
+
+    A Core upsert read back through `from_statement`: the ORM's bulk-insert path costs more.
+    """
+    table = UserDB.__table__
+    upsert = insert_for(table).values({name: bindparam(name) for name in _NEW_USER_COLUMNS})
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.id], set_={"last_seen_at": upsert.excluded.last_seen_at}
+    ).returning(*table.c)
+    return select(UserDB).from_statement(upsert)
 
 
 # Statements on the path of every message are built once: building one costs more than running it
@@ -61,7 +68,7 @@ async def get_or_create_user(*, session: AsyncSession, user_id: str, channel: st
     }
     statement = _UPSERT_USER[session.get_bind().dialect.name]
     fresh = {"populate_existing": True}  # the returned row, not an older copy in the session
-    user: UserDB = (await session.scalars(statement, [values], execution_options=fresh)).one()
+    user: UserDB = (await session.scalars(statement, values, execution_options=fresh)).one()
     return user
 
 
