@@ -47,7 +47,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # one more thread hop per turn for aiosqlite
         kwargs.setdefault("pool_reset_on_return", None)
     else:  # answering an update holds one connection at a time; 64 are answered at once
-        kwargs.setdefault("pool_size", POOL_SIZE)  # bench/load: 15 connections cost a quarter
+        kwargs.setdefault("pool_size", POOL_SIZE)  # with 5 kept, overflow ones churn (bench/load)
         kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     # a failing statement's error names no parameters: case transcripts hold young people's words
     kwargs.setdefault("hide_parameters", True)
