@@ -4,7 +4,8 @@ python-telegram-bot sends through httpx by default. Under load (bench/load) that
 a webhook worker's time: httpcore checks every pooled connection on each request. aiohttp takes
 an idle connection in constant time and parses responses in C. The behaviour python-telegram-bot
 expects is kept: the same default timeouts, `TimedOut` for a timeout, `NetworkError` for any other
-transport failure, form-encoded parameters, and multipart bodies when files are sent.
+transport failure, form-encoded parameters, multipart bodies when files are sent, and a proxy set
+in the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 headers={"User-Agent": self.USER_AGENT},
+                trust_env=True,  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as httpx honours them
             )
 
     async def shutdown(self) -> None:

@@ -153,6 +153,36 @@ async def test_it_must_be_initialised_and_shuts_down_twice_safely() -> None:
         await request.do_request("http://127.0.0.1:9/bot1:A/getMe", "POST")
 
 
+async def test_a_proxy_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like python-telegram-bot's httpx default: a host that reaches Telegram only through a
+    proxy sets HTTPS_PROXY (here HTTP_PROXY, the API being plain HTTP) and nothing else."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readline())  # a proxy gets the absolute URL
+        body = b'{"ok":true,"result":true}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        status, body = await request.do_request("http://api.telegram.invalid/bot1:A/close", "POST")
+    finally:
+        await request.shutdown()
+        server.close()
+        await server.wait_closed()
+    assert (status, body) == (200, b'{"ok":true,"result":true}')
+    assert seen == [b"POST http://api.telegram.invalid/bot1:A/close HTTP/1.1\r\n"]
+
+
 def test_the_bot_sends_through_aiohttp_by_default(settings: Settings) -> None:
     app = build_application(settings)
     assert isinstance(app.bot.request, AiohttpRequest)
