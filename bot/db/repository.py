@@ -149,23 +149,14 @@ async def record_feedback(
     return feedback
 
 
-KEEP_CHANNEL_MESSAGES = 100
-_FORGET_OLDER_MESSAGES = delete(ChannelMessageDB).where(
-    ChannelMessageDB.id.in_(
-        select(ChannelMessageDB.id)
-        .where(ChannelMessageDB.user_id == bindparam("user_id"))
-        .order_by(ChannelMessageDB.id.desc())
-        .offset(KEEP_CHANNEL_MESSAGES)
-    )
-)
-
-
 async def remember_channel_messages(
     *, connection: AsyncConnection, user_id: str, message_ids: list[int]
 ) -> None:
-    """Keep the ids (never the content) of the latest messages in the user's chat.
+    """Keep the ids (never the content) of messages in the user's chat, for /exit.
 
-    Nothing is kept for someone without a user row (they have just erased their data).
+    Nothing is kept for someone without a user row (they have just erased their data). They are
+    kept two days (the purge), the 48 hours Telegram lets a bot delete messages in: /exit clears
+    all of those, however many.
     """
     if not message_ids:
         return
@@ -175,14 +166,15 @@ async def remember_channel_messages(
         _REMEMBER_MESSAGE,
         [{"user_id": user_id, "message_id": i, "created_at": now} for i in message_ids],
     )
-    await connection.execute(_FORGET_OLDER_MESSAGES, {"user_id": user_id})
 
 
 async def forget_channel_messages(*, session: AsyncSession, user_id: str) -> list[int]:
     """Return and forget the ids of the user's recent chat messages (for /exit)."""
     ids = list(
         await session.scalars(
-            select(ChannelMessageDB.message_id).where(ChannelMessageDB.user_id == user_id)
+            select(ChannelMessageDB.message_id)
+            .where(ChannelMessageDB.user_id == user_id)
+            .order_by(ChannelMessageDB.id)
         )
     )
     await session.execute(delete(ChannelMessageDB).where(ChannelMessageDB.user_id == user_id))

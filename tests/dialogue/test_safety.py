@@ -225,6 +225,15 @@ async def test_quick_exit_returns_the_recent_messages_to_delete_and_a_neutral_li
     assert again.delete_message_ids == ()
 
 
+async def test_quick_exit_clears_every_message_kept_however_many(engine: DialogueEngine) -> None:
+    """Everything of the last two days goes (the purge bounds it), not only the latest 100."""
+    await engine.handle(command("start"))
+    for first in range(1000, 1250, 2):  # a long conversation: 125 turns of two messages
+        await engine.remember_channel_messages(USER, [first, first + 1])
+    [reply] = await engine.handle(command("exit"))
+    assert reply.delete_message_ids == tuple(range(1000, 1250))
+
+
 def test_every_safety_message_renders_in_both_languages_and_formats(content: ContentStore) -> None:
     service = load_safety(paths.CONTENT_DIR / "safety", Renderer(content))  # no classifier
     assert len(service.texts) == 4 * 2 * 2 * 2
