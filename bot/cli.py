@@ -36,7 +36,7 @@ async def _poll(settings: Settings) -> None:
     """Durable polling (bot.polling): every update kept before it is confirmed to Telegram."""
     from bot.app import build_application
     from bot.polling import run_polling
-    from bot.runtime import prepare
+    from bot.runtime import prepare, settle_memory
     from bot.updates import UpdateLedger
     from bot.web import outbox
 
@@ -48,6 +48,7 @@ async def _poll(settings: Settings) -> None:
             outbox=outbox.writer(runtime.sessions, settings.healthbot_secret),
             external_updates=True,
         )
+        settle_memory()
         await run_polling(app, UpdateLedger(runtime.sessions))
     finally:
         await runtime.close()

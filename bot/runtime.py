@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -55,6 +56,18 @@ class Runtime:
         await self.db.dispose()
         if isinstance(self.parser, FallbackParser):
             await self.parser.close()
+
+
+GC_THRESHOLDS = (50_000, 20, 100)  # Python's are (700, 10, 10)
+
+
+def settle_memory() -> None:
+    """After start-up: move what start-up made (content, models, code) out of the collector's
+    sight and collect less often. What a turn allocates dies young; re-scanning the long-lived
+    heap on every collection cost a worker about 3 % under load (bench/load, three pairs)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def build_parser(settings: Settings, model_path: Path = paths.EMBEDDED_MODEL) -> Parser:

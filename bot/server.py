@@ -32,7 +32,7 @@ from bot.config import Settings
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import MAX_TEXT
 from bot.health import health_routes, readiness
-from bot.runtime import Runtime, prepare
+from bot.runtime import Runtime, prepare, settle_memory
 from bot.updates import Claim, UpdateLedger
 from bot.web import outbox as web_outbox
 
@@ -191,6 +191,7 @@ class BotServer:
                 drop_pending_updates=False,
             )
         self._endpoint = WebhookEndpoint(application, UpdateLedger(runtime.sessions), self._secret)
+        settle_memory()
         log.info("webhook ready at %s", webhook_path(self._url))
         try:
             yield
