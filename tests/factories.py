@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from bot.dialogue.messages import Button, Inbound, InboundKind, Reply
 from nlu.parser import Crisis, IntentScore, ParseResult, ParserUnavailable
 
 USER = "a" * 64
 OTHER_USER = "b" * 64
+TAG = re.compile(r"<[^>]+>")
 
 
 def text(value: str, user: str = USER, channel: str = "telegram") -> Inbound:
@@ -64,3 +68,8 @@ class ScriptedParser:
 
 def location(lat: float, lon: float, user: str = USER) -> Inbound:
     return Inbound(user, "telegram", InboundKind.LOCATION, latitude=lat, longitude=lon)
+
+
+def plain(reply: Reply) -> str:
+    """A reply's text as read: tags dropped, entities decoded."""
+    return html.unescape(TAG.sub("", reply.text))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import timedelta
 
 import pytest
@@ -17,16 +15,11 @@ from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Inbound, InboundKind, Reply
 from nlu.embedded import EmbeddedParser
 from tests.conftest import make_engine
-from tests.factories import USER, payloads
+from tests.factories import USER, payloads, plain
 
 YOUNG = "telegram:555000111"
 STAFF = "telegram:900001"
 OTHER_STAFF = "telegram:900002"
-TAG = re.compile(r"<[^>]+>")
-
-
-def plain(reply: Reply) -> str:
-    return html.unescape(TAG.sub("", reply.text))
 
 
 def young(text: str = "", *, command: str = "", payload: str = "") -> Inbound:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,18 +30,13 @@ from bot.erasure import ERASED_RESOLUTION
 from bot.web.outbox import outbox_key
 from nlu.embedded import EmbeddedParser
 from tests.conftest import SECRET, make_engine
-from tests.factories import OTHER_USER, USER, labels, payloads
+from tests.factories import OTHER_USER, USER, labels, payloads, plain
 
 YOUNG = "telegram:555000111"
 OTHER_YOUNG = "telegram:555000222"
 STAFF = "telegram:900001"
 WEB = "web:chat-token-0123456789abcdef"
 OTHER_WEB = "web:another-chat-token-987654"
-TAG = re.compile(r"<[^>]+>")
-
-
-def plain(reply: Reply) -> str:
-    return html.unescape(TAG.sub("", reply.text))
 
 
 def young(

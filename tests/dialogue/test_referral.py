@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 import re
 
@@ -13,16 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import MessageDB, UserDB
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Reply
-from tests.factories import USER, button, command, location, payloads, text
+from tests.factories import USER, button, command, location, payloads, plain, text
 
-TAG = re.compile(r"<[^>]+>")
 HOMA_BAY = (-0.5273, 34.4571)
 NAIROBI_CBD = (-1.2833, 36.8167)
 KAMPALA = (0.3476, 32.5825)
-
-
-def plain(reply: Reply) -> str:
-    return html.unescape(TAG.sub("", reply.text))
 
 
 async def choose(engine: DialogueEngine, language: str) -> None:
