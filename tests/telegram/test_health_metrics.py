@@ -23,6 +23,17 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def all_errors() -> float:
+    """healthbot_errors_total summed over every exception type."""
+    return sum(
+        s.value
+        for m in REGISTRY.collect()
+        if m.name == "healthbot_errors"
+        for s in m.samples
+        if s.name == "healthbot_errors_total"
+    )
+
+
 async def test_ready_when_the_database_and_the_parser_answer(
     sessions: async_sessionmaker[AsyncSession], parser: EmbeddedParser
 ) -> None:
@@ -84,22 +95,9 @@ async def test_turns_crises_and_errors_are_counted(
     assert sample("healthbot_turn_seconds_count") == before["turns"] + 2
     assert sample("healthbot_crisis_events_total", category="suicide") == before["suicide"] + 1
 
-    errors = sum(
-        s.value
-        for m in REGISTRY.collect()
-        if m.name == "healthbot_errors"
-        for s in m.samples
-        if s.name == "healthbot_errors_total"
-    )
+    errors = all_errors()
     await engine_without_database.handle(factories.command("menu"))
-    after = sum(
-        s.value
-        for m in REGISTRY.collect()
-        if m.name == "healthbot_errors"
-        for s in m.samples
-        if s.name == "healthbot_errors_total"
-    )
-    assert after == errors + 1
+    assert all_errors() == errors + 1
 
 
 async def test_nlu_parses_are_counted_by_backend(parser: EmbeddedParser) -> None:
