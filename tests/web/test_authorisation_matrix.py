@@ -429,12 +429,17 @@ def seeded(
     return seeded_database(tmp_path_factory, migrated_sqlite, content)
 
 
+def own_copy(seeded: Seeded, folder: Path) -> str:
+    """The URL of a copy of the seeded database in `folder`, for one test to change."""
+    path = folder / "healthbot.db"
+    shutil.copy(seeded.path, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path, seeded: Seeded) -> str:
     """This test's own copy of the seeded database."""
-    path = tmp_path / "healthbot.db"
-    shutil.copy(seeded.path, path)
-    return f"sqlite:///{path}"
+    return own_copy(seeded, tmp_path)
 
 
 @pytest.fixture

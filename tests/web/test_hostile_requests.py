@@ -52,6 +52,7 @@ from tests.web.test_authorisation_matrix import (
     chat_csrf,
     connect,
     form_csrf,
+    own_copy,
     row_counts,
     seeded_database,
     signed_in_as,
@@ -72,9 +73,7 @@ def seeded(
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path, seeded: Seeded) -> str:
-    path = tmp_path / "healthbot.db"
-    path.write_bytes(seeded.path.read_bytes())
-    return f"sqlite:///{path}"
+    return own_copy(seeded, tmp_path)
 
 
 @pytest.fixture
