@@ -106,6 +106,19 @@ class Bot:
         self.process = None
 
 
+def queue_a_request(emulator: BotApiEmulator, language: str) -> list[dict[str, Any]]:
+    """The counsellor goes on duty; the young person starts, chooses `language` and asks for a
+    counsellor (a case waits in the queue). Returns everything sent so far."""
+    emulator.push_update(say(STAFF, "/duty on", 1))
+    emulator.wait_for(lambda sent: len(to(sent, STAFF)) >= 1, timeout=90)
+    emulator.push_update(say(YOUNG, "/start", 1))
+    emulator.wait_for(lambda sent: len(to(sent, YOUNG)) >= 1)
+    emulator.push_update(press(YOUNG, f"lang:{language}"))
+    emulator.wait_for(lambda sent: len(to(sent, YOUNG)) >= 2)
+    emulator.push_update(press(YOUNG, "ask:talk_to_counsellor"))
+    return emulator.wait_for(lambda sent: len(to(sent, STAFF)) >= 2 and len(to(sent, YOUNG)) >= 3)
+
+
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[tuple[BotApiEmulator, Bot]]:
     with BotApiEmulator() as emulator:
@@ -126,15 +139,7 @@ def test_request_alert_claim_messages_both_ways_restart_close_and_rating(
         "counsellors", "add", "--telegram-id", "777000111", "--name", "Asha"
     )
     runner.start()
-    emulator.push_update(say(STAFF, "/duty on", 1))
-    emulator.wait_for(lambda sent: len(to(sent, STAFF)) >= 1, timeout=90)
-
-    emulator.push_update(say(YOUNG, "/start", 1))
-    emulator.wait_for(lambda sent: len(to(sent, YOUNG)) >= 1)
-    emulator.push_update(press(YOUNG, "lang:en"))
-    emulator.wait_for(lambda sent: len(to(sent, YOUNG)) >= 2)
-    emulator.push_update(press(YOUNG, "ask:talk_to_counsellor"))
-    sent = emulator.wait_for(lambda sent: len(to(sent, STAFF)) >= 2 and len(to(sent, YOUNG)) >= 3)
+    sent = queue_a_request(emulator, "en")
     assert "number 1 in the queue" in to(sent, YOUNG)[2]["text"]
     alert = to(sent, STAFF)[1]["text"]
     assert "Case 1" in alert and "Wanjiru" not in alert and "424242421" not in alert

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.e2e.test_counsellor import STAFF, YOUNG, Bot, press, say, to
+from tests.e2e.test_counsellor import STAFF, YOUNG, Bot, queue_a_request, say, to
 from tests.fakes.bot_api import BotApiEmulator
 
 
@@ -29,14 +29,7 @@ def test_sigkill_loses_no_update_and_answers_none_twice(tmp_path: Path) -> None:
         try:
             runner.cli("counsellors", "add", "--telegram-id", str(STAFF["id"]), "--name", "Asha")
             runner.start()
-            emulator.push_update(say(STAFF, "/duty on", 1))
-            emulator.wait_for(lambda sent: len(to(sent, STAFF)) >= 1, timeout=90)
-            emulator.push_update(say(YOUNG, "/start", 1))
-            emulator.wait_for(lambda sent: len(to(sent, YOUNG)) >= 1)
-            emulator.push_update(press(YOUNG, "lang:sw"))
-            emulator.wait_for(lambda sent: len(to(sent, YOUNG)) >= 2)
-            emulator.push_update(press(YOUNG, "ask:talk_to_counsellor"))  # a case in the queue
-            emulator.wait_for(lambda sent: len(to(sent, YOUNG)) >= 3 and len(to(sent, STAFF)) >= 2)
+            queue_a_request(emulator, "sw")  # a case in the queue
 
             # 1. answered, then killed before the next getUpdates confirms it
             answered = emulator.push_update(say(YOUNG, "/help", 2))
