@@ -205,22 +205,27 @@ async def engine_without_database(
 
 
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database for this test (dropped after). Fails if PG is down."""
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test (dropped after). Fails if PG is down.
+
+    Synchronous, with its own event loop, so that synchronous tests (the end-to-end ones) can use
+    it too: an async fixture in a sync test left pytest-asyncio's loop unclosed, and the
+    ResourceWarning failed whichever later test the collector happened to run in.
+    """
     name = f"healthbot_test_{uuid.uuid4().hex[:12]}"
     admin_url = make_url(POSTGRES_URL)
     dsn = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    run_in_new_loop(run(f'CREATE DATABASE "{name}"'))
     yield admin_url.set(database=name).render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    run_in_new_loop(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
