@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import BotCommand
@@ -27,6 +28,7 @@ from handlers.messages import deliver
 log = logging.getLogger(__name__)
 ALERT_INTERVAL_S = 15.0
 CONCURRENT_UPDATES = 64
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")  # what the handlers answer
 PURGE_INTERVAL_S = 6 * 3600.0
 
 BOT_COMMANDS = (
@@ -122,6 +124,28 @@ def build_application(
     data.outbox = outbox
     handlers.register(app)
     return app
+
+
+@contextlib.asynccontextmanager
+async def running(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
+    """The application started (with its post_init) for the block, and stopped and shut down
+    (with post_stop and post_shutdown) after it, whatever happens, for updates fed from outside
+    (`bot.server`, `bot.polling`)."""
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        try:
+            yield
+        finally:
+            await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
 
 
 async def _alert_loop(app: Application, interval_s: float) -> None:  # type: ignore[type-arg]

@@ -20,11 +20,11 @@ from telegram import Update
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot.app import ALLOWED_UPDATES, running
 from bot.updates import UpdateLedger
 
 log = logging.getLogger(__name__)
 LONG_POLL_S = 10
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 RETRY_S = (1.0, 2.0, 5.0, 10.0)
 
 
@@ -89,20 +89,7 @@ async def run_polling(application: Application, ledger: UpdateLedger) -> None:  
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await application.initialize()
-    try:
-        if application.post_init is not None:
-            await application.post_init(application)
+    async with running(application):
         with contextlib.suppress(TelegramError):  # polling and a webhook exclude each other
             await application.bot.delete_webhook(drop_pending_updates=False)
-        await application.start()
-        try:
-            await DurablePoller(application, ledger).run(stop)
-        finally:
-            await application.stop()
-            if application.post_stop is not None:
-                await application.post_stop(application)
-    finally:
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await DurablePoller(application, ledger).run(stop)

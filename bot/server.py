@@ -27,7 +27,7 @@ from telegram.ext import Application
 from telegram.request import BaseRequest
 
 from bot import metrics
-from bot.app import build_application
+from bot.app import ALLOWED_UPDATES, build_application, running
 from bot.config import Settings
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import MAX_TEXT
@@ -39,7 +39,6 @@ from bot.web import outbox as web_outbox
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 MAX_BODY_BYTES = 1 << 20  # an update is a few kB; anything near this is not from Telegram
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 
 def webhook_path(webhook_url: str) -> str:
@@ -179,30 +178,24 @@ class BotServer:
             outbox=web_outbox.writer(runtime.sessions, self._settings.healthbot_secret),
             external_updates=True,
         )
-        await application.initialize()
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        if self._register:
-            await application.bot.set_webhook(
-                self._url,
-                secret_token=self._secret,
-                allowed_updates=list(ALLOWED_UPDATES),
-                drop_pending_updates=False,
-            )
-        self._endpoint = WebhookEndpoint(application, UpdateLedger(runtime.sessions), self._secret)
-        settle_memory()
-        log.info("webhook ready at %s", webhook_path(self._url))
         try:
-            yield
+            async with running(application):
+                if self._register:
+                    await application.bot.set_webhook(
+                        self._url,
+                        secret_token=self._secret,
+                        allowed_updates=list(ALLOWED_UPDATES),
+                        drop_pending_updates=False,
+                    )
+                ledger = UpdateLedger(runtime.sessions)
+                self._endpoint = WebhookEndpoint(application, ledger, self._secret)
+                settle_memory()
+                log.info("webhook ready at %s", webhook_path(self._url))
+                try:
+                    yield
+                finally:
+                    self._endpoint = None
         finally:
-            self._endpoint = None
-            await application.stop()
-            if application.post_stop is not None:
-                await application.post_stop(application)
-            await application.shutdown()
-            if application.post_shutdown is not None:
-                await application.post_shutdown(application)
             await runtime.close()
 
     async def _webhook(self, request: Request) -> Response:
