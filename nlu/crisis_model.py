@@ -2,11 +2,12 @@
 
 Phrase rules only catch the wordings someone wrote down; this linear model on character and word
 n-grams (the embedded parser's features, trainer and fast scorer) generalises to new wordings,
-Kiswahili verb forms and Sheng spellings. It learns five labels (`none` and the four crisis
+Kiswahili verb forms and Sheng spellings. It learns eight labels (`none` and the seven crisis
 categories) from the labelled tuning sets in `nlu/crisis_tuning/`, every phrase and exception in
 `content/safety/rules.yml`, and the NLU training data (crisis intents as their category, every
-other intent as `none`). A message is a crisis when P(not none) reaches THRESHOLD; the frames and
-exceptions of the rules then apply to its signal as to the NLU's.
+other intent as `none`). A message is a clear signal when P(not none) reaches THRESHOLD, and a
+possible one (a check-in) from POSSIBLE_THRESHOLD; the frames and exceptions of the rules then
+apply to its signal as to the NLU's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +25,20 @@ import yaml
 from nlu import embedded
 from nlu.crisis import CRISIS_INTENTS
 from nlu.embedded import EmbeddedModel
-from nlu.parser import CRISIS_CATEGORIES, Crisis
+from nlu.parser import CLEAR, CRISIS_CATEGORIES, CRISIS_LEVELS, POSSIBLE, Crisis
 from nlu.safety import WILDCARDS
 from nlu.training_data import Example, TrainingData, load_training_data
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "4"
+MODEL_VERSION = "5"
 NONE = "none"
-# Chosen on tuning set C, which the model was not trained on at the time (docs/nlu-report.md).
-THRESHOLD = 0.5
+# From P(crisis) = THRESHOLD the classifier's signal is clear (the safety answer); from
+# POSSIBLE_THRESHOLD it is possible (a check-in). Chosen by 5-fold cross-validation over the
+# tuning sets (issue 16, docs/benchmarks.md): below 0.5 recall gained almost nothing and false
+# alarms rose; a clear signal under 0.9 was as often an idiom ("this beat is fire") as a crisis.
+THRESHOLD = 0.9
+POSSIBLE_THRESHOLD = 0.5
 # A long text dilutes its n-grams, and scoring costs ~1 µs a character: a message longer than
 # WINDOW is scored sentence by sentence, from both ends inwards, until BUDGET characters have been
 # scored or MAX_SEGMENTS sentences taken (the phrase rules still read all of it), and its most
@@ -44,16 +50,49 @@ _SENTENCE_END = re.compile(r"(?<=[.!?\n])\s*")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-def load_labelled(path: Path) -> list[tuple[str, str]]:
-    """(text, category) pairs of a labelled crisis file; ValueError names a malformed entry."""
+LANGUAGES = ("en", "sw", "sheng")
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One example of a labelled crisis file.
+
+    `level` is clear or possible for a crisis, none for a hard negative; `language` is en, sw or
+    sheng, or empty when the file does not say.
+    """
+
+    text: str
+    category: str
+    level: str
+    language: str = ""
+
+
+def load_examples(path: Path) -> list[Labelled]:
+    """The examples of a labelled crisis file; ValueError names a malformed entry.
+
+    `level` defaults to clear for a crisis (older files have none) and must be none for `none`.
+    """
     document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    pairs = []
+    examples = []
     for entry in document["examples"]:
         text, category = entry.get("text"), entry.get("category")
-        if not isinstance(text, str) or category not in (NONE, *CRISIS_CATEGORIES):
+        level = entry.get("level", NONE if category == NONE else CLEAR)
+        language = entry.get("language", "")
+        valid = (
+            isinstance(text, str)
+            and category in (NONE, *CRISIS_CATEGORIES)
+            and (level == NONE if category == NONE else level in CRISIS_LEVELS)
+            and language in ("", *LANGUAGES)
+        )
+        if not valid:
             raise ValueError(f"{path.name}: bad example {entry!r} (quote the text?)")
-        pairs.append((text, category))
-    return pairs
+        examples.append(Labelled(text, category, level, language))
+    return examples
+
+
+def load_labelled(path: Path) -> list[tuple[str, str]]:
+    """(text, category) pairs of a labelled crisis file; ValueError names a malformed entry."""
+    return [(e.text, e.category) for e in load_examples(path)]
 
 
 def load_tuning_examples(folder: Path) -> list[Example]:
@@ -115,25 +154,37 @@ def train_or_load(
 class CrisisModel:
     """Scores one message; pure, in memory, well under a millisecond."""
 
-    def __init__(self, model: EmbeddedModel, threshold: float = THRESHOLD) -> None:
+    def __init__(
+        self,
+        model: EmbeddedModel,
+        threshold: float = THRESHOLD,
+        possible_threshold: float = POSSIBLE_THRESHOLD,
+    ) -> None:
         self._labels = model.intents
         self._none = self._labels.index(NONE)
         self._scorer = embedded.FastScorer(model)
         self.threshold = threshold
+        self.possible_threshold = min(possible_threshold, threshold)
+
+    def probability(self, text: str) -> float:
+        """P(crisis) of the message: 1 - P(none)."""
+        return 1.0 - float(self._scores(text)[self._none])
 
     def signal(self, text: str) -> Crisis:
-        """A crisis signal when P(crisis) reaches the threshold, with the likeliest category.
+        """A crisis signal with the likeliest category: clear from the threshold, possible below.
 
         A message of fewer than two words is left to the rules: n-grams say little about it.
         """
         if len(_WORD.findall(text)) < 2:
             return Crisis()
         scores = self._scores(text)
-        if 1.0 - float(scores[self._none]) < self.threshold:
+        probability = 1.0 - float(scores[self._none])
+        if probability < self.possible_threshold:
             return Crisis()
+        level = CLEAR if probability >= self.threshold else POSSIBLE
         scores[self._none] = -1.0
         category = self._labels[int(scores.argmax())]
-        return Crisis(True, category, f"model:{category}")
+        return Crisis(True, category, f"model:{category}:{probability:.2f}", level)
 
     def _scores(self, text: str) -> Any:
         """Label probabilities of the message, or of its most worrying sentence when it is long."""

@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-CRISIS_CATEGORIES = ("suicide", "self_harm", "sexual_violence", "immediate_danger")
+CRISIS_CATEGORIES = (
+    "suicide",
+    "self_harm",
+    "sexual_violence",
+    "immediate_danger",
+    "overdose",
+    "unsafe_abortion",
+    "exploitation",
+)
+# Triage: `clear` gets the safety answer and an urgent case; `possible` gets a check-in first.
+CLEAR = "clear"
+POSSIBLE = "possible"
+CRISIS_LEVELS = (CLEAR, POSSIBLE)
 
 
 class ParserUnavailable(Exception):
@@ -32,11 +44,21 @@ class Entity:
 
 @dataclass(frozen=True, slots=True)
 class Crisis:
-    """Whether the message signals a crisis, which kind, and what fired (for audit)."""
+    """Whether the message signals a crisis, which kind, how sure, what fired, and about whom.
+
+    A signal without a level (a parser's crisis intent) counts as clear until triage lowers it.
+    """
 
     detected: bool = False
     category: str | None = None
-    matched: str | None = None
+    matched: str | None = None  # the rule or model that fired, and the frame that lowered it
+    level: str | None = None  # clear | possible, when detected
+    about_friend: bool = False  # the writer speaks of someone else ("my friend wants to die")
+
+    @property
+    def clear(self) -> bool:
+        """Detected and not lowered to `possible`."""
+        return self.detected and self.level != POSSIBLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +77,10 @@ class ParseResult:
         crisis: dict[str, Any] = {
             "detected": self.crisis.detected,
             "category": self.crisis.category,
+            "level": (self.crisis.level or CLEAR) if self.crisis.detected else None,
         }
+        if self.crisis.detected:
+            crisis["subject"] = "friend" if self.crisis.about_friend else "self"
         if self.crisis.matched is not None:
             crisis["matched"] = self.crisis.matched
         return {

@@ -44,7 +44,7 @@ def test_nlu_parse_one_text_prints_one_json_object(workdir: Path) -> None:
     [line] = done.stdout.splitlines()
     result = json.loads(line)
     assert result["intent"]["name"] == "find_service" and result["language"] == "en"
-    assert result["crisis"] == {"detected": False, "category": None}
+    assert result["crisis"] == {"detected": False, "category": None, "level": None}
 
 
 def test_nlu_parse_reads_stdin_lines_in_order(workdir: Path) -> None:
@@ -61,14 +61,19 @@ def test_nlu_parse_prints_the_bots_whole_crisis_decision(workdir: Path) -> None:
         "baba ana panga anataka kuniua sasa hivi",  # a rule (no NLU intent for danger)
         "im thinking of ending things",  # the classifier
         "the song is about a guy who wants to die",  # a frame quiets it
+        "i just want to die lol",  # a joke marker lowers it to a check-in
+        "my friend says she wants to kill herself",  # about someone else
     ]
     done = healthbot("nlu", "parse", cwd=workdir, stdin="\n".join(messages) + "\n")
     assert done.returncode == 0, done.stderr
     crises = [json.loads(line)["crisis"] for line in done.stdout.splitlines()]
     assert crises[0]["category"] == "immediate_danger"
     assert crises[0]["matched"].startswith("rule:immediate_danger:")
-    assert crises[1] == {"detected": True, "category": "suicide", "matched": "model:suicide"}
-    assert crises[2] == {"detected": False, "category": None}
+    assert crises[0]["level"] == "clear" and crises[0]["subject"] == "self"
+    assert crises[1]["category"] == "suicide" and crises[1]["matched"].startswith("model:suicide")
+    assert crises[2] == {"detected": False, "category": None, "level": None}
+    assert (crises[3]["category"], crises[3]["level"]) == ("suicide", "possible")
+    assert (crises[4]["level"], crises[4]["subject"]) == ("clear", "friend")
 
 
 def test_nlu_train_reuses_an_unchanged_model(workdir: Path) -> None:
@@ -100,7 +105,7 @@ def test_start_without_a_token_opens_the_terminal_chat(workdir: Path) -> None:
 
 
 def test_db_upgrade_and_downgrade(workdir: Path) -> None:
-    assert healthbot("db", "upgrade", cwd=workdir).stdout.strip() == "0006"
+    assert healthbot("db", "upgrade", cwd=workdir).stdout.strip() == "0007"
     assert healthbot("db", "downgrade", cwd=workdir).stdout.strip() == "(empty)"
     assert healthbot("db", "current", cwd=workdir).stdout.strip() == "(empty)"
 

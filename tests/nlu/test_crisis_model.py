@@ -10,7 +10,7 @@ from bot import paths
 from bot.runtime import build_crisis_model
 from nlu.crisis_model import CrisisModel, rule_examples, training_examples
 from nlu.detector import CrisisDetector
-from nlu.parser import Crisis
+from nlu.parser import CRISIS_CATEGORIES, Crisis
 from nlu.safety import SafetyRules
 
 RULES = SafetyRules.load(paths.SAFETY_RULES)
@@ -19,7 +19,7 @@ RULES = SafetyRules.load(paths.SAFETY_RULES)
 def test_it_learns_from_nlu_data_rules_and_tuning_sets() -> None:
     examples = training_examples(paths.NLU_DATA_DIR, paths.CRISIS_TUNING_DIR, paths.SAFETY_RULES)
     labels = {e.intent for e in examples}
-    assert labels == {"none", "suicide", "self_harm", "sexual_violence", "immediate_danger"}
+    assert labels == {"none", *CRISIS_CATEGORIES}
     sources = {e.source for e in examples}
     assert {"nlu", "rules", "dev_a.yml", "dev_b.yml"} <= sources
     nlu_crisis = [e for e in examples if e.source == "nlu" and e.intent == "suicide"]
@@ -46,7 +46,7 @@ def test_the_classifier_catches_wordings_no_rule_has(
     assert not RULES.check(message).detected
     crisis = CrisisDetector(RULES, crisis_model).check(message)
     assert crisis.detected and crisis.category == category
-    assert crisis.matched == f"model:{category}"
+    assert (crisis.matched or "").startswith(f"model:{category}:")
 
 
 @pytest.mark.parametrize(

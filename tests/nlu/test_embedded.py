@@ -34,7 +34,7 @@ def test_parse_result_has_the_contract_shape(parser: EmbeddedParser) -> None:
         {"entity": "location", "value": "Kisumu", "start": 24, "end": 30},
     ]
     assert result["language"] == "en"
-    assert result["crisis"] == {"detected": False, "category": None}
+    assert result["crisis"] == {"detected": False, "category": None, "level": None}
     json.dumps(result)
 
 

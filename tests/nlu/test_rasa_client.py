@@ -57,7 +57,11 @@ async def test_a_rasa_answer_is_mapped_onto_the_contract() -> None:
     assert seen == [{"text": "where can I get PrEP in Kisumu"}]
     assert result["intent"] == {"name": "find_service", "confidence": 0.93}
     assert [e["entity"] for e in result["entities"]] == ["service", "location"]
-    assert result["language"] == "en" and result["crisis"] == {"detected": False, "category": None}
+    assert result["language"] == "en" and result["crisis"] == {
+        "detected": False,
+        "category": None,
+        "level": None,
+    }
 
 
 def test_rasas_fallback_intent_is_dropped_so_the_engine_decides() -> None:

@@ -1,4 +1,4 @@
-"""Crisis rules: phrases, exceptions, and frames that quiet crisis words unless a risk is near."""
+"""Crisis rules: phrases, exceptions, and frames that lower or quiet crisis words."""
 
 from __future__ import annotations
 
@@ -23,15 +23,24 @@ INTENT_SIGNAL = Crisis(True, "suicide", "intent:suicidal_thoughts")
         "kwenye habari kijana amejiua",
         "what is the difference between rape and defilement",
         "I need facts on FGM for our school club poster",
-        "i self harmed in form 2 but im okay now, will the scars fade",
-        "niliwahi kuwa na mawazo ya kujiua lakini sasa niko sawa",
-        "mathe atanimaliza akiona results 😂",
         "they want me to get married someday",
+        "i self harmed in form 2 but im okay now, will the scars fade",
     ],
 )
-def test_a_frame_quiets_crisis_words(message: str) -> None:
+def test_a_quieting_frame_quiets_crisis_words(message: str) -> None:
     assert RULES.check(message) == Crisis()
     assert RULES.confirm(message, INTENT_SIGNAL) == Crisis()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "niliwahi kuwa na mawazo ya kujiua",
+        "mathe atanimaliza akiona results 😂",
+    ],
+)
+def test_a_past_or_a_joke_lowers_crisis_words_to_a_check_in(message: str) -> None:
+    assert RULES.confirm(message, INTENT_SIGNAL).level == "possible"
 
 
 @pytest.mark.parametrize(
@@ -68,9 +77,14 @@ def test_a_disclosure_overrules_media_and_information_frames(message: str, categ
     assert RULES.check(message).category == category
 
 
-def test_a_disclosure_does_not_overrule_a_resolved_past() -> None:
+def test_an_experience_that_is_over_and_said_to_be_over_is_quiet() -> None:
     message = "i was raped years ago but im okay now, can i still get tested for hiv"
     assert RULES.assess(message, Crisis(True, "sexual_violence", "intent:x")) == Crisis()
+
+
+def test_a_present_intent_overrules_an_experience_that_is_over() -> None:
+    crisis = RULES.check("i was raped years ago and im okay now but i dont want to live")
+    assert crisis.detected and crisis.clear
 
 
 def test_an_exception_quiets_only_its_own_category() -> None:
@@ -81,7 +95,9 @@ def test_an_exception_quiets_only_its_own_category() -> None:
 
 def test_the_nlu_signal_is_kept_without_an_exception_or_frame() -> None:
     message = "sometimes the only way out seems the river"
-    assert RULES.confirm(message, INTENT_SIGNAL) == INTENT_SIGNAL
+    crisis = RULES.confirm(message, INTENT_SIGNAL)
+    assert (crisis.detected, crisis.category, crisis.clear) == (True, "suicide", True)
+    assert crisis.matched == INTENT_SIGNAL.matched
     assert RULES.assess(message, Crisis()) == Crisis()
 
 
