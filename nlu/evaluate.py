@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,11 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from sklearn.model_selection import StratifiedKFold
 
 from nlu import crisis_model
+from nlu.crisis_model import NONE, Labelled
 from nlu.detector import CrisisDetector
 from nlu.embedded import EmbeddedParser, train
-from nlu.parser import Parser, ParserUnavailable
+from nlu.language import detect_language
+from nlu.parser import CLEAR, Crisis, Parser, ParserUnavailable
 from nlu.training_data import Example, TrainingData, load_file, load_training_data
 
 
@@ -137,64 +139,162 @@ def summary(e: Evaluation) -> str:
     return text
 
 
+POSSIBLE_WEIGHT = 0.5  # a check-in on a hard negative counts as half a false alarm
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the crisis check decided for one labelled example."""
+
+    example: Labelled
+    got: Crisis
+
+    @property
+    def caught(self) -> bool:
+        """A crisis detected at any level (clear or possible)."""
+        return self.example.category != NONE and self.got.detected
+
+    @property
+    def alarm(self) -> float:
+        """On a hard negative: 1 for a clear alarm, POSSIBLE_WEIGHT for a check-in, else 0."""
+        if self.example.category != NONE or not self.got.detected:
+            return 0.0
+        return 1.0 if self.got.clear else POSSIBLE_WEIGHT
+
+
 @dataclass
 class CrisisEvaluation:
     """Recall and false alarms of the crisis check (rules, classifier, then the NLU's intents)."""
 
-    crises: int
-    negatives: int
-    misses: list[tuple[str, str]]  # (text, expected category)
-    false_alarms: list[tuple[str, str]]  # (text, category that fired)
-    wrong_category: list[tuple[str, str, str]]  # (text, expected, got)
+    outcomes: list[Outcome]
     check_ms: list[float]
 
     @property
+    def crises(self) -> int:
+        """Examples that are crises (any level)."""
+        return sum(1 for o in self.outcomes if o.example.category != NONE)
+
+    @property
+    def negatives(self) -> int:
+        """Hard negatives."""
+        return len(self.outcomes) - self.crises
+
+    @property
     def recall(self) -> float:
-        """Share of crises detected (any category)."""
-        return 1 - len(self.misses) / self.crises if self.crises else float("nan")
+        """Share of crises detected, at any level (a check-in still offers help)."""
+        return _recall(self.outcomes)
+
+    @property
+    def clear_recall(self) -> float:
+        """Share of the crises labelled clear that were detected, at any level."""
+        return _recall([o for o in self.outcomes if o.example.level == CLEAR])
+
+    @property
+    def clear_as_clear(self) -> float:
+        """Share of the crises labelled clear answered as clear (the safety answer at once)."""
+        clear = [o for o in self.outcomes if o.example.level == CLEAR]
+        return sum(1 for o in clear if o.got.clear) / len(clear) if clear else float("nan")
 
     @property
     def false_positive_rate(self) -> float:
-        """Share of hard negatives that fired."""
-        return len(self.false_alarms) / self.negatives if self.negatives else float("nan")
+        """Weighted false alarms per hard negative (a check-in counts POSSIBLE_WEIGHT)."""
+        return _alarm_rate(self.outcomes)
+
+    @property
+    def misses(self) -> list[tuple[str, str]]:
+        """(text, expected category) of every crisis not detected."""
+        return [
+            (o.example.text, o.example.category)
+            for o in self.outcomes
+            if o.example.category != NONE and not o.got.detected
+        ]
+
+    @property
+    def false_alarms(self) -> list[tuple[str, str]]:
+        """(text, what fired) of every hard negative that fired."""
+        return [
+            (o.example.text, f"{o.got.level or CLEAR} {o.got.category} ({o.got.matched})")
+            for o in self.outcomes
+            if o.alarm
+        ]
+
+    @property
+    def wrong_category(self) -> list[tuple[str, str, str]]:
+        """(text, expected, got) of crises detected under another category."""
+        return [
+            (o.example.text, o.example.category, str(o.got.category))
+            for o in self.outcomes
+            if o.caught and o.got.category != o.example.category
+        ]
+
+    def breakdown(self, by: str) -> list[tuple[str, int, float, int, float]]:
+        """(group, crises, recall, hard negatives, false-alarm rate) per level, category or
+        language of the examples."""
+        groups: dict[str, list[Outcome]] = {}
+        for outcome in self.outcomes:
+            example = outcome.example
+            key = {"level": example.level, "category": example.category}.get(by, example.language)
+            groups.setdefault(key, []).append(outcome)
+        rows = []
+        for key in sorted(groups):
+            outcomes = groups[key]
+            crises = [o for o in outcomes if o.example.category != NONE]
+            negatives = [o for o in outcomes if o.example.category == NONE]
+            rows.append((key, len(crises), _recall(crises), len(negatives), _alarm_rate(negatives)))
+        return rows
 
 
-def load_crisis_examples(path: Path) -> list[tuple[str, str]]:
-    """(text, category) pairs from the labelled crisis file; category `none` for negatives."""
-    return crisis_model.load_labelled(path)
+def _recall(outcomes: list[Outcome]) -> float:
+    crises = [o for o in outcomes if o.example.category != NONE]
+    return sum(1 for o in crises if o.caught) / len(crises) if crises else float("nan")
+
+
+def _alarm_rate(outcomes: list[Outcome]) -> float:
+    negatives = [o for o in outcomes if o.example.category == NONE]
+    return sum(o.alarm for o in negatives) / len(negatives) if negatives else float("nan")
+
+
+def load_crisis_examples(path: Path) -> list[Labelled]:
+    """The labelled crisis examples; an example without a language gets en or sw by detection."""
+    return [
+        e if e.language else replace(e, language=detect_language(e.text))
+        for e in crisis_model.load_examples(path)
+    ]
 
 
 async def evaluate_crisis(
-    detector: CrisisDetector, parser: Parser, examples: list[tuple[str, str]]
+    detector: CrisisDetector, parser: Parser, examples: list[Labelled]
 ) -> CrisisEvaluation:
     """Run the bot's crisis check on every example, as the engine does."""
-    misses, false_alarms, wrong = [], [], []
-    timings = []
-    for text, expected in examples:
+    outcomes, timings = [], []
+    for example in examples:
         started = time.perf_counter()
-        crisis = detector.check(text)
+        crisis = detector.check(example.text)
         timings.append((time.perf_counter() - started) * 1000)
         if not crisis.detected:
             with contextlib.suppress(ParserUnavailable):
-                crisis = detector.confirm(text, (await parser.parse(text)).crisis)
-        if expected == "none":
-            if crisis.detected:
-                false_alarms.append((text, f"{crisis.category} ({crisis.matched})"))
-        elif not crisis.detected:
-            misses.append((text, expected))
-        elif crisis.category != expected:
-            wrong.append((text, expected, str(crisis.category)))
-    crises = sum(1 for _, c in examples if c != "none")
-    return CrisisEvaluation(crises, len(examples) - crises, misses, false_alarms, wrong, timings)
+                crisis = detector.confirm(example.text, (await parser.parse(example.text)).crisis)
+        outcomes.append(Outcome(example, crisis))
+    return CrisisEvaluation(outcomes, timings)
 
 
-def crisis_summary(name: str, e: CrisisEvaluation) -> str:
-    """Terminal lines, with every miss and false alarm."""
+def crisis_summary(name: str, e: CrisisEvaluation, *, details: bool = True) -> str:
+    """Terminal lines: the totals, per level, category and language, then (with `details`) every
+    miss and false alarm."""
     lines = [
-        f"crisis ({name}): {e.crises} crises, {e.negatives} hard negatives, recall {e.recall:.3f}, "
-        f"false-positive rate {e.false_positive_rate:.3f}, check p99 "
+        f"crisis ({name}): {e.crises} crises, {e.negatives} hard negatives, recall {e.recall:.3f} "
+        f"(clear cases {e.clear_recall:.3f}, answered as clear {e.clear_as_clear:.3f}), "
+        f"false alarms {e.false_positive_rate:.3f}, check p99 "
         f"{float(np.percentile(e.check_ms, 99)):.3f} ms",
     ]
+    for by in ("level", "category", "language"):
+        cells = [
+            f"{group} {recall:.2f}/{crises}" + (f" fa {rate:.2f}/{negatives}" if negatives else "")
+            for group, crises, recall, negatives, rate in e.breakdown(by)
+        ]
+        lines.append(f"  by {by}: " + ", ".join(cells))
+    if not details:
+        return "\n".join(lines)
     lines += [f"  MISSED ({expected}): {text}" for text, expected in e.misses]
     lines += [f"  false alarm ({got}): {text}" for text, got in e.false_alarms]
     return "\n".join(lines)
@@ -214,11 +314,13 @@ def crisis_report(
         "",
         "The bot's own check: the phrase rules in `content/safety/rules.yml`, the crisis",
         "classifier (`nlu/crisis_model.py`), then the embedded parser's crisis intents, each",
-        "signal subject to the rules' exceptions and frames. Targets: recall 1.00,",
-        "false-positive rate ≤ 0.03.",
+        "signal at the level the rules' frames leave it (clear, possible) or quieted. Recall",
+        "counts a crisis caught at either level; a check-in (possible) on a hard negative counts",
+        "as half a false alarm. Targets: recall 1.00 on clear cases, false alarms ≤ 0.03.",
         "",
-        "| set | role | crises | hard negatives | recall | false-positive rate |",
-        "|---|---|---|---|---|---|",
+        "| set | role | crises | hard negatives | recall | clear cases caught"
+        " | clear answered as clear | false alarms |",
+        "|---|---|---|---|---|---|---|---|",
         _crisis_row(name, "held out: never used to write rules or train", e),
     ]
     if without_classifier is not None:
@@ -231,6 +333,18 @@ def crisis_report(
         f"p99 {float(np.percentile(e.check_ms, 99)):.3f} ms per message; crises detected under "
         f"another category: {len(e.wrong_category)}.",
     ]
+    for by in ("level", "category", "language"):
+        lines += [
+            "",
+            f"`{name}` by {by}:",
+            "",
+            f"| {by} | crises | recall | hard negatives | false alarms |",
+        ]
+        lines += ["|---|---|---|---|---|"]
+        lines += [
+            f"| {group} | {crises} | {_cell(recall)} | {negatives} | {_cell(rate)} |"
+            for group, crises, recall, negatives, rate in e.breakdown(by)
+        ]
     for set_name, evaluation in [test, *tuning]:
         lines += ["", f"### `{set_name}`", "", "Missed:", ""]
         lines += [f"- ({x}) {text}" for text, x in evaluation.misses] or ["- none"]
@@ -239,7 +353,13 @@ def crisis_report(
     return "\n".join(lines) + "\n"
 
 
+def _cell(value: float) -> str:
+    return "–" if value != value else f"{value:.3f}"  # NaN: no example in the group
+
+
 def _crisis_row(name: str, role: str, e: CrisisEvaluation) -> str:
     recall = f"**{e.recall:.3f}**" if e.crises else "–"
-    rate = f"**{e.false_positive_rate:.3f}**"
-    return f"| `{name}` | {role} | {e.crises} | {e.negatives} | {recall} | {rate} |"
+    return (
+        f"| `{name}` | {role} | {e.crises} | {e.negatives} | {recall} | {_cell(e.clear_recall)} "
+        f"| {_cell(e.clear_as_clear)} | **{_cell(e.false_positive_rate)}** |"
+    )
