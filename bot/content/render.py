@@ -264,6 +264,10 @@ class Renderer:
             for lang in ("en", "sw")
         }
 
+    def helplines(self, language: str) -> dict[str, dict[str, str]]:
+        """The helplines by key, each with its number, name and hours in `language`."""
+        return self._helplines[_lang(language)]
+
     def use(self, store: ContentStore) -> None:
         """Render from `store` from now on (content reloaded; helplines and templates unchanged)."""
         self._store = store

@@ -28,6 +28,7 @@ CHAT_UI_KEYS = (
     "chat_placeholder",
     "chat_send",
     "chat_exit",
+    "chat_call",
     "chat_offline",
     "chat_expired",
     "chat_slow_down",
@@ -70,7 +71,7 @@ REQUIRED_UI = (
 )
 TYPED_NUMBER_HINT = "a phone number is typed; use {{ helplines.KEY.number }}"
 _TYPED_NUMBER = re.compile(
-    r"(?<![\d{])(?:1190|1192|1195|1199|116|999|112|911|0\d{8,9}|\+254\d+)(?!\d)"
+    r"(?<![\d{])(?:1190|1192|1195|1199|116|999|112|911|0\d(?:[ -]?\d){7,8}|\+254(?:[ -]?\d)+)(?!\d)"
 )
 
 
@@ -121,7 +122,7 @@ def check_store(
     _check_rendering(store, report, items)
     if items is None:  # the files no single item changes
         _check_referral_notes(store, report)
-        _check_safety(store, report)
+        _check_safety(store, report, today)
     _check_reviews(store, report, today)
     return report
 
@@ -217,9 +218,11 @@ def _render(report: Report, where: str, render: Callable[..., str], *args: objec
     return None
 
 
-def _check_safety(store: ContentStore, report: Report) -> None:
-    """The crisis rules compile and every safety message renders, with no typed number."""
-    from bot.safety import load_safety
+def _check_safety(store: ContentStore, report: Report, today: date) -> None:
+    """The crisis rules compile; every safety text renders in both languages, with no typed
+    number, within its length; every category has sources and a current review."""
+    from bot.safety import Availability, load_safety
+    from nlu.parser import CLEAR, CRISIS_CATEGORIES, Crisis
     from nlu.safety import SafetyRulesError
 
     folder = store.root / "safety"
@@ -229,14 +232,40 @@ def _check_safety(store: ContentStore, report: Report) -> None:
     except (SafetyRulesError, TemplateError, re.error) as exc:
         report.errors.append(f"safety: {exc}")
         return
-    raw = (folder / "responses.yml").read_text(encoding="utf-8")
-    if _TYPED_NUMBER.search(raw):
-        report.errors.append(f"safety/responses.yml: {TYPED_NUMBER_HINT}")
-    for key, text in service.texts.items():
+    for name in ("responses.yml", "conversation.yml"):
+        if _TYPED_NUMBER.search((folder / name).read_text(encoding="utf-8")):
+            report.errors.append(f"safety/{name}: {TYPED_NUMBER_HINT}")
+    texts = service.texts
+    blocks = {
+        **texts.answers,
+        **{(k[0], "check_in", *k[1:]): v for k, v in texts.check_ins.items()},
+    }
+    for key, text in blocks.items():
         if len(text) > SAFETY_LIMIT:
             report.errors.append(
                 f"safety {'/'.join(key)}: {len(text)} characters (limit {SAFETY_LIMIT})"
             )
+    nobody = Availability(stored=True, on_duty=False, hours="08:00-20:00")
+    for category in CRISIS_CATEGORIES:
+        for friend in (False, True):
+            crisis = Crisis(True, category, None, CLEAR, friend)
+            for language in LANGUAGES:
+                for fmt in FORMATS:
+                    whole = service.answer(fmt, language, crisis, nobody).text
+                    if utf16_length(whole) > TELEGRAM_LIMIT:
+                        report.errors.append(
+                            f"safety {category}: the whole answer is longer than one message"
+                        )
+        sources = texts.sources.get(category, ())
+        if not sources:
+            report.errors.append(f"safety {category}: no sources")
+        for source in sources:
+            if not source.url.startswith(("https://", "http://")) or not source.title.strip():
+                report.errors.append(f"safety {category}: a source needs a title and a URL")
+    if texts.next_review <= texts.reviewed_on:
+        report.errors.append("safety/responses.yml: next_review must be after reviewed_on")
+    elif texts.next_review < today:
+        report.warnings.append(f"safety/responses.yml: review overdue since {texts.next_review}")
 
 
 def _check_reviews(store: ContentStore, report: Report, today: date) -> None:

@@ -1,6 +1,5 @@
-"""The channel-agnostic dialogue engine: inbound message in, outbound replies out."""
+"""The channel-agnostic dialogue engine: inbound message in, outbound replies out.
 
-from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.messages import Button, Inbound, InboundKind, Reply
-
-__all__ = ["Button", "DialogueEngine", "Inbound", "InboundKind", "Reply"]
+`engine.DialogueEngine` is the entry point; `messages` holds what channels hand in and get back.
+Nothing is imported here, so a module of the package can be used without loading the engine.
+"""

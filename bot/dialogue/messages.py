@@ -49,6 +49,14 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Call:
+    """A helpline the young person can call with one tap, where the channel has such buttons."""
+
+    label: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One outbound message: finished text in the channel's format plus rows of buttons."""
 
@@ -57,3 +65,4 @@ class Reply:
     delete_message_ids: tuple[int, ...] = ()  # quick exit: channel messages to delete first
     request_location: str = ""  # label of a "share my location" button, where the channel has one
     to: str = ""  # another chat ("telegram:<chat id>"): a relay or an alert; empty = this chat
+    calls: tuple[Call, ...] = ()  # tap-to-call helplines shown first (crisis answers)

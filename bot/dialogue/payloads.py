@@ -17,7 +17,9 @@ class Payload:
     extra: str = ""
 
 
-ACTIONS = frozenset({"menu", "lang", "topic", "ask", "more", "fb", "svc", "near", "rate", "erase"})
+ACTIONS = frozenset(
+    {"menu", "lang", "topic", "ask", "more", "fb", "svc", "near", "rate", "erase", "chk", "safe"}
+)
 
 
 def encode(action: str, arg: str = "", extra: str = "") -> str:
