@@ -170,9 +170,10 @@ def make_engine(
     *,
     live: bool = False,
     retention_days: int = DEFAULT_RETENTION_DAYS,
+    now: datetime = MIDDAY_IN_NAIROBI,
 ) -> DialogueEngine:
     """The engine as the bot builds it; with `live`, it serves published revisions (reloaded
-    from the database whenever something is published)."""
+    from the database whenever something is published). `now` is the desk's clock (hours)."""
     renderer = Renderer(content)
     return DialogueEngine(
         sessions=sessions,
@@ -181,7 +182,7 @@ def make_engine(
         renderer=renderer,
         safety=_safety(content),
         referral=_referral(content),
-        desk=Desk(DESK_SETTINGS, renderer, clock=lambda: MIDDAY_IN_NAIROBI),
+        desk=Desk(DESK_SETTINGS, renderer, clock=lambda: now),
         live=LiveContent(content, renderer, sessions, interval=0.0) if live else None,
         retention_days=retention_days,
     )

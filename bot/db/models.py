@@ -97,7 +97,8 @@ class CaseDB(Base):
     category: Mapped[str | None] = mapped_column(String(32))  # crisis category
     matched: Mapped[str | None] = mapped_column(String(200))  # the rule or model that fired
     priority: Mapped[str] = mapped_column(String(8))  # urgent, high, normal
-    status: Mapped[str] = mapped_column(String(8), index=True)  # waiting, active, closed
+    # waiting, active, closed; check_in: a possible crisis awaiting its answer (out of the queue)
+    status: Mapped[str] = mapped_column(String(8), index=True)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_crisis_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     topic: Mapped[str | None] = mapped_column(String(64))  # what they asked about, if known
@@ -113,6 +114,9 @@ class CaseDB(Base):
     rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, from the young person
     # the young person's channel address, sealed (bot.cases.seal); cleared once they have rated
     route: Mapped[str | None] = mapped_column(String(512))
+    # how the young person left while it was open ("quick_exit"), and when
+    left_how: Mapped[str | None] = mapped_column(String(16))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CounsellorDB(Base):

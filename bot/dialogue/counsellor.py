@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.cases import check_ins
 from bot.cases import repository as cases
 from bot.cases.seal import seal, unseal
 from bot.content.render import Renderer
@@ -24,10 +25,13 @@ from bot.dialogue import payloads
 from bot.dialogue.addresses import telegram_address
 from bot.dialogue.messages import Button, Reply
 from bot.erasure import ErasureReport, erase_user
+from bot.safety.availability import Availability
 
 log = logging.getLogger(__name__)
 
 NAIROBI = timezone(timedelta(hours=3))
+# How long a check-in waits for an answer before a counsellor is asked to check in.
+CHECK_IN_WAIT = timedelta(minutes=30)
 COUNSELLOR_COMMANDS = frozenset({"duty", "queue", "next", "take", "note", "transfer", "close"})
 RATINGS = ("1", "2", "3", "4", "5")
 STATE_WAITING = "waiting_counsellor"
@@ -84,7 +88,10 @@ class Desk:
         )
         if case.status == "waiting" and user.state != STATE_WITH:
             user.state = STATE_WAITING
-        alerts = await self._alerts(session, [case]) if created or source == "crisis" else []
+        # a waiting case alerts unless its alert is still fresh (raising the priority clears it):
+        # one frightened person's five messages are one alert, not five
+        unalerted = case.status == "waiting" and (created or case.alerted_at is None)
+        alerts = await self._alerts(session, [case]) if unalerted else []
         position = await cases.queue_position(session=session, case=case)
         values = {"position": position, "hours": self._hours_text()}
         if source == "crisis":
@@ -95,8 +102,104 @@ class Desk:
         key = "case_waiting" if on_duty and self._in_hours(self._clock()) else "case_closed_hours"
         return self._render.ui(key, language, **values), alerts
 
+    async def availability(self, session: AsyncSession, user_id: str | None) -> Availability:
+        """Whether a counsellor is on duty in hours now, and the young person's queue place."""
+        on_duty = bool(await cases.counsellors_on_duty(session=session))
+        position = None
+        if user_id is not None:
+            case = await cases.open_case_of(session=session, user_id=user_id)
+            if case is not None and case.status == "waiting":
+                position = await cases.queue_position(session=session, case=case)
+        return Availability(
+            stored=True,
+            on_duty=on_duty and self._in_hours(self._clock()),
+            hours=self._hours_text(),
+            position=position,
+        )
+
+    async def check_in(
+        self,
+        *,
+        session: AsyncSession,
+        user: UserDB,
+        channel: str,
+        address: str,
+        language: str,
+        category: str | None,
+        matched: str | None,
+    ) -> None:
+        """Hold a check-in case for a possible crisis, unless they already have an open case."""
+        if await cases.open_case_of(session=session, user_id=user.id) is not None:
+            return
+        await check_ins.open_check_in(
+            session=session,
+            user_id=user.id,
+            channel=channel,
+            language=language,
+            category=category,
+            matched=matched,
+            route=seal(self._settings.secret, address) if address else None,
+        )
+
+    async def check_in_unanswered(
+        self, *, session: AsyncSession, user: UserDB
+    ) -> tuple[bool, list[Reply]]:
+        """Queue the pending check-in as a normal case: (queued, alerts for counsellors)."""
+        case = await check_ins.check_in_of(session=session, user_id=user.id)
+        if case is None or not await check_ins.queue_check_in(
+            session=session, case_id=case.id, priority="normal"
+        ):
+            return False, []
+        return True, await self._alerts(session, [case])
+
+    async def confirm_check_in(self, *, session: AsyncSession, user: UserDB) -> None:
+        """ "Yes": the pending check-in joins the queue (the crisis request then raises it)."""
+        case = await check_ins.check_in_of(session=session, user_id=user.id)
+        if case is not None:
+            await check_ins.queue_check_in(session=session, case_id=case.id, priority="urgent")
+
+    async def drop_check_in(self, *, session: AsyncSession, user: UserDB) -> bool:
+        """ "No, I'm okay": forget the pending check-in."""
+        return await check_ins.drop_check_in(session=session, user_id=user.id)
+
+    async def queue_unanswered_check_ins(self, session: AsyncSession) -> list[CaseDB]:
+        """Check-ins nobody answered within CHECK_IN_WAIT join the queue as normal cases."""
+        due = await check_ins.unanswered_check_ins(session=session, before=utcnow() - CHECK_IN_WAIT)
+        return [
+            case
+            for case in due
+            if await check_ins.queue_check_in(session=session, case_id=case.id, priority="normal")
+        ]
+
+    async def left(self, *, session: AsyncSession, user: UserDB, how: str) -> list[Reply]:
+        """The young person left (a quick exit): their open case says so; a check-in is dropped.
+
+        The case stays open: the card (and the transcript, in a live chat) tells the counsellor
+        how they left, and a counsellor on Telegram in a live chat is told at once.
+        """
+        await check_ins.drop_check_in(session=session, user_id=user.id)
+        case = await cases.open_case_of(session=session, user_id=user.id)
+        if case is None:
+            return []
+        case.left_how, case.left_at = how, utcnow()
+        if case.status != "active" or case.counsellor_id is None:
+            return []
+        notice = "The young person left by quick exit: the phone may be shared; write with care."
+        await cases.add_transcript(session=session, case_id=case.id, sender="young", text=notice)
+        counsellor = await session.get(CounsellorDB, case.counsellor_id)
+        if counsellor is None or counsellor.telegram_id is None:
+            return []
+        body = f"Case {case.id}: {notice}"
+        return [Reply(_staff(body).text, to=telegram_address(counsellor.telegram_id))]
+
     async def relay_from_young(
-        self, *, session: AsyncSession, user: UserDB, text: str, crisis: str | None = None
+        self,
+        *,
+        session: AsyncSession,
+        user: UserDB,
+        text: str,
+        crisis: str | None = None,
+        possible: bool = False,
     ) -> list[Reply] | None:
         """The young person wrote during an active case: keep it and pass it to their counsellor.
 
@@ -108,7 +211,9 @@ class Desk:
         counsellor = await session.get(CounsellorDB, case.counsellor_id)
         if counsellor is None:
             return None
-        flag = f"🚨 CRISIS ({crisis}) — " if crisis else ""
+        flag = ""
+        if crisis:
+            flag = f"⚠️ possible crisis ({crisis}) — " if possible else f"🚨 CRISIS ({crisis}) — "
         await cases.add_transcript(
             session=session, case_id=case.id, sender="young", text=flag + text
         )
@@ -288,6 +393,7 @@ class Desk:
 
     async def due_alerts(self, session: AsyncSession) -> list[Reply]:
         """Cases nobody has taken: alert on-duty counsellors again, and update the young person."""
+        await self.queue_unanswered_check_ins(session)
         due = await cases.cases_to_alert(
             session=session, now=utcnow(), realert_after=self._settings.realert_after
         )
@@ -337,6 +443,8 @@ class Desk:
             f"language {case.language}; topic {case.topic or '-'}; crisis {case.category or '-'}",
             f"bot already answered: {given}",
         ]
+        if case.left_how == "quick_exit":
+            lines.append("left by quick exit: the phone may be shared; write with care")
         return "\n".join(lines)
 
     def _to_young(self, case: CaseDB, key: str, **values: object) -> Reply | None:

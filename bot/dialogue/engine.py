@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,10 +17,9 @@ from bot.config import DEFAULT_RETENTION_DAYS
 from bot.content.live import LiveContent
 from bot.content.render import Format, Renderer
 from bot.content.store import ContentStore
-from bot.db.models import CounsellorDB, UserDB
+from bot.db.models import CounsellorDB
 from bot.db.repository import (
     forget_channel_messages,
-    get_or_create_user,
     log_message,
     record_feedback,
     record_referral_search,
@@ -32,14 +30,16 @@ from bot.db.session import autocommit
 from bot.dialogue import payloads
 from bot.dialogue.addresses import telegram_chat_id
 from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
+from bot.dialogue.crisis import CrisisFlow, Next
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.referral import Point, Referral, decode_point, valid_point
 from bot.dialogue.split import split_message
+from bot.dialogue.turn import Turn, open_turn
 from bot.erasure import UserSummary, summarise_user
 from bot.privacy import scrub
 from bot.safety import SafetyService
 from nlu.language import detect_language
-from nlu.parser import Crisis, Parser, ParseResult, ParserUnavailable
+from nlu.parser import Parser, ParseResult, ParserUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,6 @@ UNSURE_BEFORE_OFFER = 2  # after this many "did you mean?" in a row, offer a cou
 SMALL_TALK = ("greet", "goodbye", "thanks", "bot_challenge", "talk_to_counsellor", "find_service")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
 COMMANDS = ("start", "menu", "language", "help", "privacy", "mydata", "delete")
-
-
-@dataclass
-class Turn:
-    """One inbound message being answered, with the user row and the open session."""
-
-    inbound: Inbound
-    user: UserDB
-    session: AsyncSession
-
-    @property
-    def language(self) -> str:
-        """The chosen language; until there is one, the language of their last message."""
-        return self.user.language or self.user.detected_language or "en"
 
 
 class DialogueEngine:
@@ -94,6 +80,9 @@ class DialogueEngine:
         self._threshold = threshold
         self._retention_days = retention_days  # said in /privacy and /mydata
         self._staff_ids = StaffIds(sessions, staff_refresh_s)
+        self._crisis = CrisisFlow(
+            sessions=sessions, safety=safety, desk=desk, topic_of=self._topic_of
+        )
 
     @property
     def _content(self) -> ContentStore:
@@ -126,15 +115,17 @@ class DialogueEngine:
         staff = await self._staff_turn(inbound)
         if staff is not None:
             return staff
-        if inbound.kind is InboundKind.TEXT and inbound.text.strip():
+        if inbound.kind is InboundKind.COMMAND and inbound.command == "exit":
+            return await self._quick_exit(inbound)  # leaving first: someone may be looking
+        # a command's words ("/start i want to die") are read like any message's
+        if inbound.kind in (InboundKind.TEXT, InboundKind.COMMAND) and inbound.text.strip():
             text = inbound.text[:MAX_TEXT]
-            if self._safety.is_exit(text):
+            if inbound.kind is InboundKind.TEXT and self._safety.is_exit(text):
                 return await self._quick_exit(inbound)
             crisis = self._safety.check(text)
             if crisis.detected:
-                return await self._crisis_turn(inbound, crisis, detect_language(text))
-        if inbound.kind is InboundKind.COMMAND and inbound.command == "exit":
-            return await self._quick_exit(inbound)
+                metrics.CRISIS.labels(category=crisis.category or "unknown").inc()
+                return await self._crisis.detected(inbound, crisis, detect_language(text))
         language = "en"
         if self._live is not None:
             await self._live.refresh()
@@ -148,14 +139,9 @@ class DialogueEngine:
             replies = [self._plain(inbound.format, language, "error")]
         return replies
 
-    @asynccontextmanager
-    async def _turn(self, inbound: Inbound) -> AsyncIterator[Turn]:
+    def _turn(self, inbound: Inbound) -> AbstractAsyncContextManager[Turn]:
         """One transaction with the user's row (created on first contact)."""
-        async with self._sessions() as session, session.begin():
-            user = await get_or_create_user(
-                session=session, user_id=inbound.user_id, channel=inbound.channel
-            )
-            yield Turn(inbound, user, session)
+        return open_turn(self._sessions, inbound)
 
     # counsellors ----------------------------------------------------------------------------
 
@@ -167,6 +153,14 @@ class DialogueEngine:
         except Exception:
             log.exception("case alerts failed")
             return []
+
+    async def queue_unanswered_check_ins(self) -> None:
+        """Put check-ins nobody answered in the queue (the web process's timer; no alerts)."""
+        try:
+            async with self._sessions() as session, session.begin():
+                await self._desk.queue_unanswered_check_ins(session)
+        except Exception:
+            log.exception("check-ins not queued")
 
     async def _staff_turn(self, inbound: Inbound) -> list[Reply] | None:
         """A registered counsellor's message or command; None for everyone else.
@@ -228,76 +222,28 @@ class DialogueEngine:
 
     # safety -------------------------------------------------------------------------------
 
-    async def _crisis_turn(self, inbound: Inbound, crisis: Crisis, language: str) -> list[Reply]:
-        """Answer a crisis found before parsing; storing the case is best effort, not a blocker."""
-        metrics.CRISIS.labels(category=crisis.category or "unknown").inc()
-        case_opened = False
-        extra: list[Reply] = []
-        try:
-            async with self._turn(inbound) as turn:
-                if turn.user.language is None:
-                    turn.user.detected_language = language
-                language = turn.language
-                extra = await self._open_case(turn, crisis, language)
-                case_opened = True
-        except Exception:
-            log.exception("crisis case not stored", extra={"category": crisis.category})
-        return self._safety_answer(inbound, crisis, language, case_opened=case_opened) + extra
+    async def _topic_of(self, text: str) -> str | None:
+        """The topic a message confidently asks about, if any (kept while a check-in waits)."""
+        result = await self._parser.parse(text)
+        intent = result.intent.name
+        confident = result.intent.confidence >= self._threshold
+        # "i just want to die lol" asks nothing: after "No, I'm okay" the suicidal-thoughts
+        # article is not what they asked (self-harm and violence answers are: scars, reporting)
+        asked = intent in self._content.topics and intent != "suicidal_thoughts"
+        return intent if confident and asked else None
 
-    def _safety_answer(
-        self, inbound: Inbound, crisis: Crisis, language: str, *, case_opened: bool
-    ) -> list[Reply]:
-        about_friend = self._safety.detector.about_friend(inbound.text)
-        return self._safety.replies(
-            inbound.format, language, crisis, about_friend=about_friend, case_opened=case_opened
-        )
-
-    async def _open_case(self, turn: Turn, crisis: Crisis, language: str) -> list[Reply]:
-        """Open or raise an urgent case; alert on-duty counsellors, or the one already talking."""
-        await log_message(
-            session=turn.session,
-            user_id=turn.user.id,
-            direction="in",
-            kind="crisis",
-            intent=crisis.category,
-            language=language,
-        )
-        talking = turn.user.state == STATE_WITH
-        _, alerts = await self._desk.request(
-            session=turn.session,
-            user=turn.user,
-            channel=turn.inbound.channel,
-            address=turn.inbound.address,
-            language=language,
-            source="crisis",
-            priority="urgent",
-            category=crisis.category,
-            matched=crisis.matched,
-        )
-        if talking:
-            relayed = await self._desk.relay_from_young(
-                session=turn.session, user=turn.user, text=turn.inbound.text, crisis=crisis.category
-            )
-            return relayed or []
-        turn.user.state = "crisis"
-        return alerts
-
-    async def _nlu_crisis(self, turn: Turn, crisis: Crisis, language: str) -> list[Reply]:
-        """A crisis the NLU found (no rule fired): same answer, case stored in a savepoint."""
-        metrics.CRISIS.labels(category=crisis.category or "unknown").inc()
-        case_opened = False
-        extra: list[Reply] = []
-        try:
-            async with turn.session.begin_nested():
-                extra = await self._open_case(turn, crisis, language)
-            case_opened = True
-        except Exception:
-            log.exception("crisis case not stored", extra={"category": crisis.category})
-        return self._safety_answer(turn.inbound, crisis, language, case_opened=case_opened) + extra
+    async def _after_flow(self, turn: Turn, step: Next) -> list[Reply]:
+        """The crisis flow's replies, then what it hands back: a topic, or the message itself."""
+        if step.topic is not None and step.topic in self._content.topics:
+            return step.replies + await self._answer_intent(turn, step.topic)
+        if step.go_on:
+            return step.replies + await self._text(turn)
+        return step.replies
 
     async def _quick_exit(self, inbound: Inbound) -> list[Reply]:
         """Forget (and let the channel delete) the recent messages; leave one neutral line."""
         ids: list[int] = []
+        notices: list[Reply] = []
         language = "en"
         if self._live is not None:
             await self._live.refresh()
@@ -305,11 +251,18 @@ class DialogueEngine:
             async with self._turn(inbound) as turn:
                 language = turn.language
                 ids = await forget_channel_messages(session=turn.session, user_id=turn.user.id)
+                notices = await self._desk.left(
+                    session=turn.session, user=turn.user, how="quick_exit"
+                )
                 turn.user.state = "idle"
+                turn.user.state_data = {}
         except Exception:
             log.exception("quick exit could not read the recent messages")
         line = self._safety.exit_line.get(language, self._safety.exit_line["en"])
-        return [Reply(self._render.message(inbound.format, line), delete_message_ids=tuple(ids))]
+        exit_reply = Reply(
+            self._render.message(inbound.format, line), delete_message_ids=tuple(ids)
+        )
+        return [exit_reply, *notices]
 
     async def remember_channel_messages(self, user_id: str, message_ids: list[int]) -> None:
         """Record ids of messages in the user's chat (for /exit); failures only logged."""
@@ -328,6 +281,10 @@ class DialogueEngine:
         if kind is InboundKind.BUTTON:
             return await self._button(turn)
         if kind is InboundKind.TEXT and turn.inbound.text.strip():
+            if self._crisis.in_conversation(turn.user):
+                return await self._after_flow(turn, await self._crisis.follow_up(turn))
+            if self._crisis.awaiting_check_in(turn.user):
+                return await self._after_flow(turn, await self._crisis.check_in_answer(turn))
             if turn.user.state == STATE_WITH:  # a counsellor is talking with them: pass it on
                 await self._log_in(turn, "relay")
                 text = turn.inbound.text[:MAX_TEXT]
@@ -434,6 +391,11 @@ class DialogueEngine:
             return await self._service_button(turn, payload.arg, payload.extra, payload.action)
         if payload.action == "erase":
             return await self._erase(turn, payload.arg, payload.extra)
+        if payload.action == "safe":
+            return await self._crisis.safe_button(turn)
+        if payload.action == "chk":
+            step = await self._crisis.check_in_button(turn, payload.arg, payload.extra)
+            return await self._after_flow(turn, step) if step.replies else self._stale(turn)
         return self._stale(turn)
 
     def _stale(self, turn: Turn) -> list[Reply]:
@@ -566,7 +528,8 @@ class DialogueEngine:
         )
         crisis = self._safety.detector.confirm(text, result.crisis)
         if crisis.detected:
-            return await self._nlu_crisis(turn, crisis, language)
+            metrics.CRISIS.labels(category=crisis.category or "unknown").inc()
+            return await self._crisis.in_turn(turn, crisis)
         intent = result.intent.name
         confident = result.intent.confidence >= self._threshold
         if turn.user.state == "referral_place" and (not confident or intent == "out_of_scope"):
@@ -854,8 +817,8 @@ def _language_buttons() -> tuple[tuple[Button, ...], ...]:
 def _split(reply: Reply) -> list[Reply]:
     """A reply over the limit as several, all to the same chat.
 
-    Deleting comes before the first; the buttons and the location keyboard go with the last,
-    where the reader ends up.
+    Deleting and the call buttons come with the first; the buttons and the location keyboard go
+    with the last, where the reader ends up.
     """
     chunks = split_message(reply.text)
     if len(chunks) == 1:
@@ -868,6 +831,7 @@ def _split(reply: Reply) -> list[Reply]:
             delete_message_ids=reply.delete_message_ids if i == 0 else (),
             request_location=reply.request_location if i == last else "",
             to=reply.to,
+            calls=reply.calls if i == 0 else (),
         )
         for i, chunk in enumerate(chunks)
     ]

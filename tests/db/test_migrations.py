@@ -63,7 +63,7 @@ async def _model_diff(url: str) -> list[object]:
 async def _round_trip(url: str) -> None:
     assert await current_revision(url) is None
     await upgrade(url)
-    assert await current_revision(url) == "0006"
+    assert await current_revision(url) == "0007"
     assert await _tables(url) == TABLES
     assert await _model_diff(url) == [], "the migration and the models disagree"
     await upgrade(url)  # idempotent
@@ -298,5 +298,5 @@ async def test_postgres_case_notes_survive_0006(postgres_url: str) -> None:
 async def test_workers_starting_together_migrate_one_after_another(postgres_url: str) -> None:
     """Several bot processes upgrading an empty database at once: no "table already exists"."""
     await asyncio.gather(*(upgrade(postgres_url) for _ in range(4)))
-    assert await current_revision(postgres_url) == "0006"
+    assert await current_revision(postgres_url) == "0007"
     assert await _tables(postgres_url) == TABLES

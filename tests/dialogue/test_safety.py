@@ -35,7 +35,20 @@ CASES = [
         ["999", "112", "1195", "116"],
     ),
     ("baba anatupiga sasa hivi", "immediate_danger", "sw", ["999", "112", "1195"]),
+    ("I took 20 panadol an hour ago", "overdose", "en", ["999", "112", "1199"]),
+    ("rafiki yangu amekunywa sumu ya panya", "overdose", "sw", ["999", "112"]),
+    ("I drank jik with tea to remove the pregnancy", "unsafe_abortion", "en", ["1190", "116"]),
+    ("nimejaribu kutoa mimba na jik", "unsafe_abortion", "sw", ["1190", "116"]),
+    ("my sponsor pays my school fees and wants sex", "exploitation", "en", ["116", "1195"]),
+    ("ananitishia atapost picha zangu za uchi", "exploitation", "sw", ["116", "1195"]),
 ]
+SERVICE = {
+    "sexual_violence": "svc:gbv_care",
+    "immediate_danger": "svc:gbv_care",
+    "exploitation": "svc:gbv_care",
+    "overdose": "svc:emergency",
+    "unsafe_abortion": "svc:emergency",
+}
 
 
 def plain(reply: Reply) -> str:
@@ -59,12 +72,18 @@ async def test_every_category_gets_the_safety_answer_and_an_urgent_case(
     [reply] = await engine.handle(text(message))
     for number in numbers:
         assert number in reply.text, number
-    assert payloads(reply)[0] == "ask:talk_to_counsellor" and payloads(reply)[-1] == "menu"
-    if category in ("sexual_violence", "immediate_danger"):
-        assert "svc:gbv_care" in payloads(reply)
-    counsellor_label = reply.buttons[0][0].label
-    assert counsellor_label == (
-        "Ongea na mshauri sasa" if language == "sw" else "Talk to a counsellor now"
+    assert payloads(reply)[-2:] == ["safe", "menu"]
+    assert (
+        (SERVICE.get(category) in payloads(reply))
+        if category in SERVICE
+        else len(payloads(reply)) == 2
+    )
+    assert reply.calls and all(call.number in reply.text for call in reply.calls)
+    safe_label = reply.buttons[-2][0].label
+    assert safe_label in (
+        ("Niko salama sasa", "Yuko salama sasa")
+        if language == "sw"
+        else ("I'm safe now", "They're safe now")
     )
     [case] = await cases(sessions)
     assert (case.category, case.priority, case.status, case.source) == (
@@ -116,7 +135,8 @@ async def test_idioms_are_not_crises(
     engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession], idiom: str
 ) -> None:
     [reply] = await engine.handle(text(idiom))
-    assert "ask:talk_to_counsellor" not in payloads(reply)[:1]
+    assert "safe" not in payloads(reply) and not reply.calls
+    assert not any(p.startswith("chk:") for p in payloads(reply))
     assert await cases(sessions) == []
 
 
@@ -132,7 +152,7 @@ async def test_crisis_words_in_a_film_a_question_or_the_past_get_an_ordinary_ans
     engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession], message: str
 ) -> None:
     [reply] = await engine.handle(text(message))
-    assert payloads(reply)[:1] != ["ask:talk_to_counsellor"]
+    assert "safe" not in payloads(reply) and not reply.calls
     assert await cases(sessions) == []
 
 
@@ -142,7 +162,7 @@ async def test_the_same_frame_with_a_present_risk_gets_the_safety_answer(
     [reply] = await engine.handle(
         text("the song is about a guy who wants to die, that's me tonight")
     )
-    assert "1199" in reply.text and payloads(reply)[0] == "ask:talk_to_counsellor"
+    assert "1199" in reply.text and "safe" in payloads(reply)
     [case] = await cases(sessions)
     assert case.priority == "urgent" and case.category == "suicide"
 
@@ -150,9 +170,9 @@ async def test_the_same_frame_with_a_present_risk_gets_the_safety_answer(
 async def test_crisis_during_the_language_choice(engine: DialogueEngine) -> None:
     await engine.handle(command("start"))
     [reply] = await engine.handle(text("nataka kujiua"))
-    assert "1199" in reply.text and "Ongea na mshauri sasa" in plain(reply) + "".join(
+    assert "1199" in reply.text and "Niko salama sasa" in [
         b.label for row in reply.buttons for b in row
-    )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -206,7 +226,7 @@ async def test_an_nlu_detected_crisis_also_gets_the_safety_answer(
     )
     engine = make_engine(sessions, scripted, content)
     [reply] = await engine.handle(text("sometimes the only way out seems the river"))
-    assert "1199" in reply.text and payloads(reply)[0] == "ask:talk_to_counsellor"
+    assert "1199" in reply.text and "safe" in payloads(reply)
     assert len(await cases(sessions)) == 1
 
 
@@ -235,9 +255,10 @@ async def test_quick_exit_clears_every_message_kept_however_many(engine: Dialogu
 
 
 def test_every_safety_message_renders_in_both_languages_and_formats(content: ContentStore) -> None:
-    service = load_safety(paths.CONTENT_DIR / "safety", Renderer(content))  # no classifier
-    assert len(service.texts) == 4 * 2 * 2 * 2
-    for key, value in service.texts.items():
+    texts = load_safety(paths.CONTENT_DIR / "safety", Renderer(content)).texts  # no classifier
+    assert len(texts.answers) == 7 * 2 * 2 * 2  # categories, self/friend, languages, formats
+    assert len(texts.check_ins) == (7 + 1) * 2 * 2  # and one check-in about someone else
+    for key, value in {**texts.answers, **texts.check_ins}.items():
         assert value and "{{" not in value, key
 
 

@@ -240,7 +240,7 @@ def test_a_whole_conversation_leaves_no_personal_data_in_the_json_logs(
 
     talk.say(YOUNG, PHONE_LINE, "")
     safety = talk.say(YOUNG, CRISIS, "1199")
-    assert buttons(safety)[0] == "ask:talk_to_counsellor"
+    assert "safe" in buttons(safety) and buttons(safety)[-1] == "menu"
     talk.emulator.wait_for(lambda sent: any("URGENT" in m["text"] for m in to(sent, STAFF)))
     talk.say(YOUNG, "/privacy", "Your privacy matters")
     talk.say(YOUNG, "/help", "/language")

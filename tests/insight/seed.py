@@ -52,6 +52,9 @@ CRISIS_BY_CATEGORY = [
     ("self_harm", 1),
     ("sexual_violence", 0),
     ("immediate_danger", 2),
+    ("overdose", 0),
+    ("unsafe_abortion", 0),
+    ("exploitation", 0),
 ]
 CRISIS_PER_DAY = {2: 5, 5: 3, 6: 1}
 CRISIS_MESSAGES = 3

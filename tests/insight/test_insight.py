@@ -135,7 +135,7 @@ async def test_crisis_cases_by_category_and_day(
 ) -> None:
     crisis = (await board(seeded)).crisis
     assert [(c.name, c.count) for c in crisis.by_category] == expected.CRISIS_BY_CATEGORY
-    assert [c.shown for c in crisis.by_category] == ["6", "<5", "0", "<5"]
+    assert [c.shown for c in crisis.by_category] == ["6", "<5", "0", "<5", "0", "0", "0"]
     assert [(d.day, d.count) for d in crisis.per_day] == [
         (FIRST + timedelta(days=d), expected.CRISIS_PER_DAY.get(d, 0)) for d in range(7)
     ]

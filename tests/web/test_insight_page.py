@@ -109,6 +109,9 @@ async def test_it_shows_the_seeded_figures(console: httpx.AsyncClient) -> None:
         ["self harm", "<5"],
         ["sexual violence", "0"],
         ["immediate danger", "<5"],
+        ["overdose", "0"],
+        ["unsafe abortion", "0"],
+        ["exploitation", "0"],
     ]
     assert "<strong>&lt;5</strong> crisis messages" in page
     assert [row[:2] for row in cells(page, "referrals")] == [
