@@ -22,6 +22,8 @@ DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - in a container the port is published by
 DEFAULT_PORT = 8080
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_TELEGRAM_MAX_RATE = 30  # messages a second, Telegram's documented limit for one bot
+# Where the web chat's quick exit goes: an everyday page that names nothing about health.
+DEFAULT_QUICK_EXIT_URL = "https://www.google.com/search?q=weather"
 WEBHOOK_SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 # every variable `load_settings` reads (the compose file is checked against this list)
@@ -43,6 +45,7 @@ ENVIRONMENT = (
     "PORT",
     "RETENTION_DAYS",
     "TELEGRAM_MAX_RATE",
+    "QUICK_EXIT_URL",
 )
 
 NluBackend = Literal["embedded", "rasa"]
@@ -73,6 +76,7 @@ class Settings:
     port: int = DEFAULT_PORT
     retention_days: int = DEFAULT_RETENTION_DAYS  # messages and transcripts older are purged
     telegram_max_rate: int = DEFAULT_TELEGRAM_MAX_RATE  # messages a second overall; 0: no limit
+    quick_exit_url: str = DEFAULT_QUICK_EXIT_URL  # the web chat's quick exit replaces the page
 
     def with_backend(self, backend: NluBackend) -> Settings:
         """A copy with another NLU backend."""
@@ -180,6 +184,9 @@ def load_settings(
             "TELEGRAM_MAX_RATE must be a whole number of messages a second (0: no limit)."
         )
 
+    quick_exit_url = get("QUICK_EXIT_URL") or DEFAULT_QUICK_EXIT_URL
+    _require_http_url("QUICK_EXIT_URL", quick_exit_url)
+
     return Settings(
         healthbot_secret=secret,
         telegram_bot_token=token,
@@ -198,6 +205,7 @@ def load_settings(
         port=int(port),
         retention_days=int(retention),
         telegram_max_rate=int(max_rate),
+        quick_exit_url=quick_exit_url,
     )
 
 

@@ -39,6 +39,7 @@ def test_the_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
         ({**GOOD, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be"),
         ({**GOOD, "TELEGRAM_API_BASE_URL": "ftp://x"}, "TELEGRAM_API_BASE_URL must be"),
         ({**GOOD, "RASA_URL": "localhost"}, "RASA_URL must be"),
+        ({**GOOD, "QUICK_EXIT_URL": "javascript:alert(1)"}, "QUICK_EXIT_URL must be"),
     ],
 )
 def test_bad_settings_stop_with_one_clear_sentence(

@@ -7,6 +7,8 @@ database; every case action written to the audit log.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from telegram import Bot
 
+from bot.config import DEFAULT_QUICK_EXIT_URL
 from bot.content.live import LiveContent
 from bot.db.models import utcnow
 from bot.dialogue.counsellor import Desk
@@ -39,6 +42,7 @@ from bot.web.security import check_csrf, csrf_token, login, logout, require, ses
 from handlers.messages import deliver
 
 TEMPLATES = Path(__file__).parent / "templates"
+CHECK_IN_SWEEP_S = 15.0  # how often the console queues check-ins nobody answered
 HOME = {"counsellor": "/inbox", "admin": "/inbox", "editor": "/content", "reviewer": "/review"}
 
 
@@ -51,11 +55,13 @@ def build_web_app(
     https_only: bool = False,
     live: LiveContent | None = None,
     dialogue: DialogueEngine | None = None,
+    quick_exit_url: str = DEFAULT_QUICK_EXIT_URL,
 ) -> Starlette:
     """The console (and, with `dialogue`, the web chat).
 
     `bot` delivers counsellors' replies to Telegram (None: not delivered); `live` is the content
-    the editors' pages work on and reload after a publish.
+    the editors' pages work on and reload after a publish; the web chat's quick exit replaces
+    its page with `quick_exit_url`.
     """
     templates = Jinja2Templates(directory=str(TEMPLATES))
     to_web = outbox.writer(sessions, secret)
@@ -121,11 +127,18 @@ def build_web_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        if bot is None:
-            yield
-            return
-        async with bot:
-            yield
+        sweeper = asyncio.create_task(_check_in_loop(dialogue)) if dialogue is not None else None
+        try:
+            if bot is None:
+                yield
+            else:
+                async with bot:
+                    yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
 
     deps = WebDeps(sessions, desk, templates, send, secret=secret, live=live, dialogue=dialogue)
     use_database_ids()  # before the routes: `{case_id:id}` is at most 9 digits
@@ -138,7 +151,7 @@ def build_web_app(
         *inbox_routes(deps),
         *content_routes(deps),
         *insight_routes(deps),
-        *chat_routes(deps, https_only=https_only),
+        *chat_routes(deps, https_only=https_only, quick_exit_url=quick_exit_url),
         *health_routes(lambda: readiness(sessions, None)),
     ]
     return Starlette(
@@ -146,6 +159,14 @@ def build_web_app(
         middleware=[Middleware(BodyLimit), session_middleware(secret, https_only=https_only)],
         lifespan=lifespan,
     )
+
+
+async def _check_in_loop(dialogue: DialogueEngine, interval_s: float = CHECK_IN_SWEEP_S) -> None:
+    """Queue check-ins nobody answered, for a deployment with no Telegram process (whose case
+    timer does it and alerts); the web inbox shows them."""
+    while True:
+        await asyncio.sleep(interval_s)
+        await dialogue.queue_unanswered_check_ins()
 
 
 def _login_form(

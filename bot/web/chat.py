@@ -7,6 +7,12 @@ keyed hash of it, the outbox by another. Every API call
 carries a CSRF token bound to the chat's token. Sends are rate-limited per chat, and replies are
 sanitised to Telegram's few formatting tags before the page shows them. The page keeps the
 conversation only in memory: a reload or a quick exit leaves nothing on the phone.
+
+Safety comes first here too: a send's words go through the crisis check before the CSRF, rate
+and size checks. A crisis over the rate limit still reaches the engine (case and all); any other
+refused crisis gets the static safety answer, and every refusal carries the 24-hour helplines.
+The quick exit (`POST /chat/exit`, sent by the page as it replaces itself with QUICK_EXIT_URL)
+marks the open case "left by quick exit" and expires the chat cookie.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +36,39 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import paths
+from bot.config import DEFAULT_QUICK_EXIT_URL
 from bot.content.render import Renderer
 from bot.content.store import load_content
 from bot.content.validate import CHAT_UI_KEYS
 from bot.db.models import UserDB
 from bot.dialogue.addresses import web_address
 from bot.dialogue.engine import DialogueEngine
-from bot.dialogue.messages import MAX_TEXT, Inbound, InboundKind, Reply
+from bot.dialogue.messages import MAX_TEXT, Call, Inbound, InboundKind, Reply
 from bot.privacy import pseudonymise
+from bot.safety.availability import UNREACHABLE
+from bot.safety.service import TWENTY_FOUR_HOURS
 from bot.web import outbox
 from bot.web.deps import WebDeps
 from bot.web.inputs import web_text
 from bot.web.sanitise import sanitise, tel_links
 from bot.web.security import CSRF_HEADER
 from handlers.translate import command_name
+from nlu.language import detect_language
+from nlu.parser import Crisis
 
 log = logging.getLogger(__name__)
 
 CHAT_COOKIE = "healthbot_chat"
 COOKIE_SECONDS = 30 * 24 * 60 * 60
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
-MAX_BODY = 8 * 1024
+# A send's body is read up to here and no further. The longest message the engine reads is
+# MAX_TEXT (4,096) characters; the worst of them as JSON is 4,096 emoji from an ASCII-only encoder
+# (Python's json.dumps: "\ud83d\ude00", 12 bytes each), 49,185 bytes with its `after` cursor.
+# A browser's JSON.stringify sends the same message as UTF-8: 16,417 bytes.
+MAX_BODY = 64 * 1024
 SENDS_PER_MINUTE = 30
+CRISIS_SENDS_PER_MINUTE = 30  # crisis messages over the send limit that still reach the engine
+EXITS_PER_MINUTE = 30  # quick exits the engine records (the cookie is expired every time)
 POLLS_PER_MINUTE = 90  # one tab polls 20 times a minute
 MAX_CURSOR = 2**31 - 1  # web_outbox.id is an `integer` on PostgreSQL
 SCRIPT = Path(__file__).parent / "static" / "chat.js"
@@ -103,6 +120,10 @@ class RateLimit:
             self._forget_idle(now)
         return True
 
+    def count(self, key: str) -> None:
+        """Count one event for `key` over the limit (a crisis let through all the same)."""
+        self._events.setdefault(key, deque()).append(self._clock())
+
     def _forget_idle(self, now: float) -> None:
         """Drop keys with no event in the window, so memory stays bounded."""
         idle = [k for k, e in self._events.items() if not e or e[-1] <= now - self._window]
@@ -110,11 +131,14 @@ class RateLimit:
             del self._events[key]
 
 
-def chat_routes(deps: WebDeps, *, https_only: bool = False) -> list[Route]:
-    """The chat page, its script, and the send and poll calls."""
+def chat_routes(
+    deps: WebDeps, *, https_only: bool = False, quick_exit_url: str = DEFAULT_QUICK_EXIT_URL
+) -> list[Route]:
+    """The chat page, its script, and the send, poll and quick exit calls."""
     script = SCRIPT.read_bytes()
     version = hashlib.sha256(script).hexdigest()[:12]
     sends, polls = RateLimit(SENDS_PER_MINUTE), RateLimit(POLLS_PER_MINUTE)
+    crisis_sends, exits = RateLimit(CRISIS_SENDS_PER_MINUTE), RateLimit(EXITS_PER_MINUTE)
     loaded: list[PageWords] = []
 
     def words() -> PageWords:
@@ -126,9 +150,11 @@ def chat_routes(deps: WebDeps, *, https_only: bool = False) -> list[Route]:
     async def page(request: Request) -> Response:
         token = chat_token(request) or secrets.token_urlsafe(32)
         if deps.dialogue is None:
-            return _page(deps, request, words().texts, "en", token="", status=503)
+            return _page(deps, request, words(), "en", quick_exit_url, token="", status=503)
         language = await _language(deps, user_id(deps.secret, token))
-        response = _page(deps, request, words().texts, language, token=token, version=version)
+        response = _page(
+            deps, request, words(), language, quick_exit_url, token=token, version=version
+        )
         _set_cookie(response, request, token, https_only)
         return response
 
@@ -137,21 +163,40 @@ def chat_routes(deps: WebDeps, *, https_only: bool = False) -> list[Route]:
         return Response(script, media_type="text/javascript; charset=utf-8", headers=cache)
 
     async def send(request: Request) -> Response:
+        """Read the words first and check them for a crisis; only then the other checks."""
+        body, whole = await _read_body(request)
+        data = _json(body) if whole else None
+        text = message_text(body, data, whole=whole)[:MAX_TEXT]  # what the engine reads
+        language = detect_language(text) if text.strip() else "en"
         engine, token = deps.dialogue, chat_token(request)
-        if engine is None:
-            return _error(words(), "chat_unavailable", 503)
+        if engine is None:  # no safety service either: the helplines, and nothing else
+            return _error(words(), "chat_unavailable", 503, language=language)
+        crisis = engine.safety.check(text) if text.strip() else Crisis()
+
+        def refuse(key: str, status: int) -> Response:
+            """A refusal; a crisis also gets the safety answer that needs no database."""
+            answer = (
+                engine.safety.answer("html", language, crisis, UNREACHABLE)
+                if crisis.detected
+                else None
+            )
+            return _error(words(), key, status, language=language, answer=answer)
+
         if token is None or not _csrf_ok(deps.secret, token, request):
-            return _error(words(), "chat_expired", 403)
+            return refuse("chat_expired", 403)  # not this chat's page: no case is opened
+        if not whole:
+            return refuse("chat_too_long", 413)
         who = user_id(deps.secret, token)
         if not sends.allow(who):
-            return _error(words(), "chat_slow_down", 429)
-        body = await _read_body(request)
-        if body is None:
-            return _error(words(), "chat_too_long", 413)
-        data = _json(body)
+            if not (crisis.detected and crisis_sends.allow(who)):
+                return refuse("chat_slow_down", 429)
+            sends.count(who)  # the crisis goes to the engine, and keeps the chat slowed down
         inbound = inbound_from_json(data, who, web_address(token))
         answer = await _answer(deps, engine, inbound, data, words().numbers)
-        return JSONResponse(answer, headers=HEADERS)
+        response = JSONResponse(answer, headers=HEADERS)
+        if _is_exit(engine, inbound):
+            _expire_cookie(response, request, https_only)
+        return response
 
     async def poll(request: Request) -> Response:
         token = chat_token(request)
@@ -167,11 +212,26 @@ def chat_routes(deps: WebDeps, *, https_only: bool = False) -> list[Route]:
             replies = [_row_json(row.text, row.buttons, words().numbers) for row in rows]
         return JSONResponse({"replies": replies, "after": cursor}, headers=HEADERS)
 
+    async def leave(request: Request) -> Response:
+        """The quick exit: the engine marks the open case left; the chat cookie is expired.
+
+        Like every refused call, one without this chat's cookie and CSRF token changes nothing.
+        """
+        engine, token = deps.dialogue, chat_token(request)
+        if token is None or not _csrf_ok(deps.secret, token, request):
+            return _error(words(), "chat_expired", 403)
+        if engine is not None and exits.allow(user_id(deps.secret, token)):
+            await _quick_exit(deps, engine, token)
+        response = JSONResponse({"left": True}, headers=HEADERS)
+        _expire_cookie(response, request, https_only)
+        return response
+
     return [
         Route("/chat", page),
         Route("/chat/app.js", app_js),
         Route("/chat/send", send, methods=["POST"]),
         Route("/chat/poll", poll),
+        Route("/chat/exit", leave, methods=["POST"]),
     ]
 
 
@@ -213,26 +273,45 @@ def _set_cookie(response: Response, request: Request, token: str, https_only: bo
     )
 
 
+def _expire_cookie(response: Response, request: Request, https_only: bool) -> None:
+    """Expire the chat cookie (Max-Age=0, the same path and attributes): a quick exit."""
+    response.delete_cookie(
+        CHAT_COOKIE,
+        path="/chat",
+        secure=https_only or request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+
+
 # the page -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PageWords:
-    """The page's words in both languages, and the helpline numbers replies make tap-to-call."""
+    """The page's words in both languages, the helpline numbers replies make tap-to-call, and
+    the 24-hour helplines every refusal carries (by language)."""
 
     texts: Texts
     numbers: tuple[str, ...]
+    calls: dict[str, tuple[Call, ...]]
 
 
 def page_words(deps: WebDeps) -> PageWords:
-    """The page's words from content/ui.yml, and helplines.yml's numbers."""
+    """The page's words from content/ui.yml, and helplines.yml's numbers and names."""
     store = deps.live.store if deps.live is not None else load_content(paths.CONTENT_DIR)
     renderer = Renderer(store)
     texts: Texts = {language: {} for language in LANGUAGES}
     for key in CHAT_UI_KEYS:
         for language in LANGUAGES:
             texts[language][key] = renderer.text(store.ui[key].get(language), language)
-    return PageWords(texts, tuple(h.number for h in store.helplines.values()))
+    calls = {}
+    for language in LANGUAGES:
+        helplines = renderer.helplines(language)
+        calls[language] = tuple(
+            Call(helplines[key]["name"], helplines[key]["number"]) for key in TWENTY_FOUR_HOURS
+        )
+    return PageWords(texts, tuple(h.number for h in store.helplines.values()), calls)
 
 
 async def _language(deps: WebDeps, who: str) -> str:
@@ -249,17 +328,22 @@ async def _language(deps: WebDeps, who: str) -> str:
 def _page(
     deps: WebDeps,
     request: Request,
-    texts: Texts,
+    words: PageWords,
     language: str,
+    quick_exit_url: str,
     *,
     token: str,
     version: str = "",
     status: int = 200,
 ) -> Response:
+    calls = {lang: _calls_json(words.calls[lang]) for lang in LANGUAGES}
     context = {
         "language": language,
-        "text": texts[language],
-        "texts": json.dumps(texts, ensure_ascii=False),
+        "text": words.texts[language],
+        "texts": json.dumps(words.texts, ensure_ascii=False),
+        "calls": words.calls[language],
+        "helplines": json.dumps(calls, ensure_ascii=False),
+        "quick_exit_url": quick_exit_url,
         "csrf": csrf_for(deps.secret, token) if token else "",
         "version": version,
         "available": status == 200,
@@ -269,27 +353,64 @@ def _page(
     )
 
 
-def _error(words: PageWords, key: str, status: int) -> Response:
-    """A kind JSON error in both languages (the page shows the one the chat uses)."""
+def _error(
+    words: PageWords, key: str, status: int, *, language: str = "en", answer: Reply | None = None
+) -> Response:
+    """A kind JSON refusal in both languages (the page shows the one the chat uses), with the
+    24-hour helplines in `language`; a crisis's safety answer goes first, as a reply."""
     texts = words.texts
-    body = {"error": texts["en"][key], "errors": {lang: texts[lang][key] for lang in LANGUAGES}}
+    shown = [] if answer is None else [_reply_json(replace(answer, buttons=()), words.numbers)]
+    body = {
+        "error": texts["en"][key],
+        "errors": {lang: texts[lang][key] for lang in LANGUAGES},
+        "calls": _calls_json(words.calls[language if language in LANGUAGES else "en"]),
+        "replies": shown,  # its buttons are dropped: this page cannot send them
+    }
     return JSONResponse(body, status_code=status, headers=HEADERS)
 
 
 # sending --------------------------------------------------------------------------------------
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The request body, or None when it is over MAX_BODY (read no further than that)."""
+async def _read_body(request: Request) -> tuple[bytes, bool]:
+    """The body up to MAX_BODY, and whether that is all of it (nothing past MAX_BODY is read)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return None
-    body = b""
+    whole = not (declared.isdigit() and int(declared) > MAX_BODY)
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            return None
-    return body
+            return bytes(body[:MAX_BODY]), False
+    return bytes(body), whole
+
+
+_TEXT_FIELD = re.compile(r'"text"\s*:\s*"')
+_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)  # a JSON string's inside
+_CUT_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def message_text(body: bytes, data: object, *, whole: bool) -> str:
+    """The words of a send, for the crisis check: JSON's `text`, or what the bytes say when the
+    body was cut off at MAX_BODY or is not JSON (a `"text": "…"` in it read as far as it goes)."""
+    if whole and data is not None:
+        text = web_text(data.get("text")) if isinstance(data, dict) else ""
+    else:
+        text = _prefix_text(body.decode("utf-8", errors="ignore"))
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _prefix_text(decoded: str) -> str:
+    """The `text` string of a JSON body that may be cut off, else the whole decoded body."""
+    found = _TEXT_FIELD.search(decoded)
+    if found is None:
+        return decoded.replace("\x00", "")
+    inside = _STRING_BODY.match(decoded, found.end())
+    raw = _CUT_ESCAPE.sub("", inside.group() if inside else "")
+    try:
+        return web_text(json.loads(f'"{raw}"', strict=False))
+    except ValueError:
+        return raw.replace("\x00", "")
 
 
 def _json(body: bytes) -> object:
@@ -346,6 +467,23 @@ def _degrees(value: object, limit: int) -> float | None:
     return float(value) if math.isfinite(value) and -limit <= value <= limit else None
 
 
+async def _quick_exit(deps: WebDeps, engine: DialogueEngine, token: str) -> None:
+    """The engine's quick exit (the open case is marked left; a counsellor on Telegram told)."""
+    inbound = Inbound(
+        user_id(deps.secret, token),
+        "web",
+        InboundKind.COMMAND,
+        command="exit",
+        address=web_address(token),
+    )
+    try:
+        for reply in await engine.handle(inbound):
+            if reply.to:
+                await deps.deliver(reply)
+    except Exception:
+        log.exception("a web chat's quick exit did not reach a counsellor")
+
+
 async def _answer(
     deps: WebDeps, engine: DialogueEngine, inbound: Inbound, data: object, numbers: tuple[str, ...]
 ) -> dict[str, Any]:
@@ -382,9 +520,19 @@ def _html(text: str, numbers: tuple[str, ...]) -> str:
     return tel_links(sanitise(text), numbers)
 
 
+def _calls_json(calls: tuple[Call, ...]) -> list[dict[str, str]]:
+    """Tap-to-call helplines for the page: each a label and a number of digits."""
+    return [{"label": c.label, "number": c.number} for c in calls if c.number.isdigit()]
+
+
 def _reply_json(reply: Reply, numbers: tuple[str, ...]) -> dict[str, Any]:
     rows = [[{"label": b.label, "payload": b.payload} for b in row] for row in reply.buttons]
-    return {"html": _html(reply.text, numbers), "buttons": rows, "location": reply.request_location}
+    return {
+        "html": _html(reply.text, numbers),
+        "buttons": rows,
+        "location": reply.request_location,
+        "calls": _calls_json(reply.calls),
+    }
 
 
 def _row_json(text: str, buttons: object, numbers: tuple[str, ...]) -> dict[str, Any]:
@@ -401,4 +549,9 @@ def _row_json(text: str, buttons: object, numbers: tuple[str, ...]) -> dict[str,
         for row in rows
         if isinstance(row, list)
     ]
-    return {"html": _html(text, numbers), "buttons": [r for r in clean if r], "location": ""}
+    return {
+        "html": _html(text, numbers),
+        "buttons": [r for r in clean if r],
+        "location": "",
+        "calls": [],
+    }

@@ -27,4 +27,5 @@ async def build_console(settings: Settings) -> Starlette:
         https_only=settings.web_secure_cookies,
         live=runtime.live,
         dialogue=runtime.dialogue,
+        quick_exit_url=settings.quick_exit_url,
     )

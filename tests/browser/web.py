@@ -1,4 +1,5 @@
-"""What the browser tests share: Debian's Chromium, and the real `healthbot web` process."""
+"""What the browser tests share: Debian's Chromium, the real `healthbot web` process, and a
+neutral local page for the web chat's quick exit to land on."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -96,3 +99,35 @@ def _wait_until_ready(server: subprocess.Popen[bytes], url: str) -> None:
             return
         except httpx.TransportError:
             time.sleep(0.3)
+
+
+NEUTRAL_PAGE = b"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Weather</title></head><body><h1>Weather today</h1><p>Sunny, 26\xc2\xb0C.</p></body></html>"""
+
+
+class _Neutral(BaseHTTPRequestHandler):
+    """Any GET: an everyday page that names nothing about health."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(NEUTRAL_PAGE)))
+        self.end_headers()
+        self.wfile.write(NEUTRAL_PAGE)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test's output is the server's log, not this one's."""
+
+
+@contextmanager
+def neutral_site() -> Iterator[str]:
+    """A local stand-in for QUICK_EXIT_URL's page (no network in the tests); yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Neutral)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

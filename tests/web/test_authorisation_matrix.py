@@ -114,6 +114,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/chat/app.js"): Expect("/chat/app.js", *(OK,) * 5),
     ("POST", "/chat/send"): Expect("/chat/send", *(OK,) * 5, data={"command": "start"}),
     ("GET", "/chat/poll"): Expect("/chat/poll?after=0", *(OK,) * 5),
+    ("POST", "/chat/exit"): Expect("/chat/exit", *(OK,) * 5),
     ("GET", "/healthz"): Expect("/healthz", *(OK,) * 5),
     ("GET", "/readyz"): Expect("/readyz", *(OK,) * 5),
     # admin -------------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
         audit="content.rollback",
     ),
 }
-CHAT_API = ("/chat/send", "/chat/poll")
+CHAT_API = ("/chat/send", "/chat/poll", "/chat/exit")
 
 
 # the routes, as the application lists them -----------------------------------------------------
@@ -564,7 +565,7 @@ async def test_every_post_refuses_a_missing_or_forged_csrf_token(
 ) -> None:
     expect = expected_of("POST", post_template)
     client = clients[forger]
-    is_chat = expect.path == "/chat/send"
+    is_chat = expect.path in ("/chat/send", "/chat/exit")
     others = "counsellor" if forger == "admin" else "admin"
     if is_chat:
         async with connect(app) as other:

@@ -194,8 +194,11 @@ async def test_without_an_engine_the_chat_says_kindly_it_is_resting(
         page = await client.get("/chat")
         assert page.status_code == 503
         assert "short break" in page.text and "1190" in page.text
+        for number in ("1199", "1195", "116"):  # the 24-hour lines, as buttons
+            assert f'class="call" href="tel:{number}"' in page.text
         sent = await client.post("/chat/send", json={"text": "hi"})
         assert sent.status_code == 503 and "1190" in sent.json()["error"]
+        assert [c["number"] for c in sent.json()["calls"]] == ["1199", "1195", "116"]
 
 
 async def test_the_page_speaks_the_language_the_chat_chose(chat: Chat) -> None:
@@ -203,6 +206,15 @@ async def test_the_page_speaks_the_language_the_chat_chose(chat: Chat) -> None:
     await chat.send(payload="lang:sw")
     page = await chat.open()
     assert '<html lang="sw">' in page.text and "Andika swali lako" in page.text
+    assert "<title>Gumzo</title>" in page.text
+
+
+async def test_the_title_names_no_topic(chat: Chat) -> None:
+    """The title is what the browser's history keeps: "Chat", never health or a topic."""
+    page = await chat.open()
+    assert "<title>Chat</title>" in page.text
+    title_words = re.findall(r'"chat_title": "([^"]*)"', html.unescape(page.text))
+    assert sorted(title_words) == ["Chat", "Gumzo"]
 
 
 # the conversation ---------------------------------------------------------------------------------
@@ -258,6 +270,8 @@ async def test_a_crisis_gets_the_helplines_and_opens_an_urgent_case(
     said = text_of(data)
     assert "1199" in said and "1190" in said  # Red Cross and one2one, from helplines.yml
     assert '<a href="tel:1199">1199</a>' in data["replies"][0]["html"]  # tap to call
+    calls = data["replies"][0]["calls"]  # big buttons at the top of the answer
+    assert calls and calls[0] == {"label": "Kenya Red Cross counselling line", "number": "1199"}
     async with sessions() as session:
         [case] = list(await session.scalars(select(CaseDB)))
     assert case.priority == "urgent" and case.source == "crisis" and case.channel == "web"
@@ -337,12 +351,18 @@ async def test_replies_for_a_web_chat_without_an_outbox_are_dropped_not_raised(
     assert telegram[1].sent() == []
 
 
-async def test_exit_clears_the_page(chat: Chat) -> None:
+async def test_exit_clears_the_page_and_expires_the_cookie(chat: Chat) -> None:
     await english(chat)
-    for body in ({"command": "exit"}, {"text": "/exit"}, {"text": "toka"}):
-        data = await chat.send(**body)
-        assert data["clear"] is True and "Weather today" in text_of(data)
     assert (await chat.send(text="hello"))["clear"] is False
+    for body in ({"command": "exit"}, {"text": "/exit"}, {"text": "toka"}):
+        await chat.open()  # the page again, with a new chat
+        response = await chat.post(body)
+        assert response.status_code == 200
+        data = response.json()
+        assert data["clear"] is True and "Weather today" in text_of(data)
+        assert 'healthbot_chat=""' in response.headers["set-cookie"]
+        assert "Max-Age=0" in response.headers["set-cookie"]
+        assert chat.client.cookies.get(CHAT_COOKIE, path="/chat") is None
 
 
 async def test_a_shared_location_finds_facilities(chat: Chat) -> None:
@@ -404,6 +424,7 @@ async def test_without_the_cookie_nothing_is_sent(app: Starlette, chat: Chat) ->
 async def test_an_oversized_body_is_refused(chat: Chat) -> None:
     response = await chat.post({"text": "a" * (MAX_BODY + 10)})
     assert response.status_code == 413 and "too long" in response.json()["error"]
+    assert [c["number"] for c in response.json()["calls"]] == ["1199", "1195", "116"]
     assert (await chat.post({"text": "a" * 7000})).status_code == 200  # MAX_TEXT applies later
 
 
@@ -444,6 +465,7 @@ async def test_the_outbox_keeps_a_hash_not_the_token_and_forgets_after_a_day(
             "html": "Rate <i>this</i>",
             "buttons": [[{"label": "5", "payload": "rate:1:5"}]],
             "location": "",
+            "calls": [],
         }
     ]
     with pytest.raises(ValueError):

@@ -142,7 +142,7 @@ async def test_a_2_mb_web_chat_message_is_refused_with_413(
     streamed = await chat.post(
         "/chat/send", content=_chunks(body, 64 * 1024), headers={"X-CSRF-Token": token}
     )
-    assert streamed.status_code == 413, "no Content-Length: still cut off at 8 KB"
+    assert streamed.status_code == 413, "no Content-Length: still cut off at the chat's limit"
     assert await row_counts(sessions) == before
 
 
@@ -183,7 +183,7 @@ async def test_a_32_mb_body_is_refused_without_reading_it_all(
     browsers: dict[str, httpx.AsyncClient], role: str, path: str
 ) -> None:
     """A body far bigger than any form is refused after at most 2 MB is read (the chat's limit
-    is 8 KB). Sent without Content-Length, in fields that are each under Starlette's 1 MB field
+    is 64 KB). Sent without Content-Length, in fields that are each under Starlette's 1 MB field
     limit: only a limit on the whole body stops it. Otherwise one anonymous POST holds up to
     1000 fields x 1 MB in memory before the CSRF check even runs."""
     client = browsers[role]
