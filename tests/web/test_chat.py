@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,54 +29,13 @@ from bot.web.app import build_web_app
 from bot.web.chat import CHAT_COOKIE, MAX_BODY, SENDS_PER_MINUTE, csrf_for
 from bot.web.sanitise import sanitise, tel_links
 from handlers.messages import deliver
-from nlu.embedded import EmbeddedParser
-from tests.conftest import DESK_SETTINGS, MIDDAY_IN_NAIROBI, SECRET, make_engine
+from tests.conftest import DESK_SETTINGS, SECRET
 from tests.fakes.request import RecordingRequest
+from tests.web.chat_client import Chat, client_of, english, payloads_of, text_of
 
 PAGE_LIMIT = 100 * 1024
 PASSWORD = "correct horse battery"
 NAIROBI = {"latitude": -1.2921, "longitude": 36.8219}
-
-
-class Chat:
-    """One young person's browser: the chat cookie, the page's CSRF token, JSON calls."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.csrf = ""
-
-    async def open(self) -> httpx.Response:
-        page = await self.client.get("/chat")
-        found = re.search(r'data-csrf="([^"]+)"', page.text)
-        assert found, page.text[:300]
-        self.csrf = found.group(1)
-        return page
-
-    @property
-    def token(self) -> str:
-        value = self.client.cookies.get(CHAT_COOKIE, path="/chat")
-        assert value
-        return value
-
-    async def post(self, body: Any, *, csrf: str | None = None) -> httpx.Response:
-        headers = {"X-CSRF-Token": self.csrf if csrf is None else csrf}
-        if isinstance(body, bytes):
-            return await self.client.post("/chat/send", content=body, headers=headers)
-        return await self.client.post("/chat/send", json=body, headers=headers)
-
-    async def send(self, **body: Any) -> dict[str, Any]:
-        response = await self.post(body)
-        assert response.status_code == 200, response.text[:300]
-        data: dict[str, Any] = response.json()
-        return data
-
-    async def poll(self, after: int = 0) -> dict[str, Any]:
-        response = await self.client.get(
-            f"/chat/poll?after={after}", headers={"X-CSRF-Token": self.csrf}
-        )
-        assert response.status_code == 200, response.text[:300]
-        data: dict[str, Any] = response.json()
-        return data
 
 
 async def console_csrf(client: httpx.AsyncClient, page: str) -> str:
@@ -85,61 +43,6 @@ async def console_csrf(client: httpx.AsyncClient, page: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get(page)).text)
     assert found, page
     return found.group(1)
-
-
-def text_of(data: dict[str, Any]) -> str:
-    """Every reply's words, as the young person reads them."""
-    return "\n".join(html.unescape(re.sub(r"<[^>]+>", "", r["html"])) for r in data["replies"])
-
-
-def payloads_of(data: dict[str, Any]) -> list[str]:
-    return [b["payload"] for r in data["replies"] for row in r["buttons"] for b in row]
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[tuple[Bot, RecordingRequest]]:
-    request = RecordingRequest()
-    bot = Bot("123456:TEST-TOKEN", request=request)
-    async with bot:
-        yield bot, request
-
-
-@pytest.fixture
-def engine(
-    sessions: async_sessionmaker[AsyncSession], parser: EmbeddedParser, content: ContentStore
-) -> DialogueEngine:
-    return make_engine(sessions, parser, content)
-
-
-@pytest.fixture
-def app(
-    sessions: async_sessionmaker[AsyncSession],
-    content: ContentStore,
-    telegram: tuple[Bot, RecordingRequest],
-    engine: DialogueEngine,
-) -> Starlette:
-    desk = Desk(DESK_SETTINGS, Renderer(content), clock=lambda: MIDDAY_IN_NAIROBI)
-    return build_web_app(
-        secret=SECRET, sessions=sessions, desk=desk, bot=telegram[0], dialogue=engine
-    )
-
-
-def client_of(app: Starlette, scheme: str = "http") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url=f"{scheme}://testserver")
-
-
-@pytest.fixture
-async def chat(app: Starlette) -> AsyncIterator[Chat]:
-    async with client_of(app) as client:
-        young = Chat(client)
-        await young.open()
-        yield young
-
-
-async def english(chat: Chat) -> dict[str, Any]:
-    await chat.send(command="start")
-    return await chat.send(payload="lang:en")
 
 
 # identity and the page --------------------------------------------------------------------------

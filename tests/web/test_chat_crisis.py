@@ -4,7 +4,7 @@ refusal, tap-to-call buttons on crisis answers, and a real quick exit."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -33,48 +33,14 @@ from bot.web.chat import (
     SENDS_PER_MINUTE,
     message_text,
 )
-from tests.conftest import DESK_SETTINGS, MIDDAY_IN_NAIROBI, SECRET
+from tests.conftest import DESK_SETTINGS, SECRET
 from tests.fakes.request import RecordingRequest
-from tests.web.test_chat import Chat, client_of, english, text_of
+from tests.web.chat_client import Chat, client_of, english, text_of
+from tests.web.conftest import EXIT_URL
 
 CRISIS = "I want to kill myself"
 ORDINARY = "how do i get tested for hiv"
-EXIT_URL = "https://neutral.example/weather?today"
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[tuple[Bot, RecordingRequest]]:
-    request = RecordingRequest()
-    bot = Bot("123456:TEST-TOKEN", request=request)
-    async with bot:
-        yield bot, request
-
-
-@pytest.fixture
-def app(
-    sessions: Sessions,
-    content: ContentStore,
-    telegram: tuple[Bot, RecordingRequest],
-    engine: DialogueEngine,
-) -> Starlette:
-    desk = Desk(DESK_SETTINGS, Renderer(content), clock=lambda: MIDDAY_IN_NAIROBI)
-    return build_web_app(
-        secret=SECRET,
-        sessions=sessions,
-        desk=desk,
-        bot=telegram[0],
-        dialogue=engine,
-        quick_exit_url=EXIT_URL,
-    )
-
-
-@pytest.fixture
-async def chat(app: Starlette) -> AsyncIterator[Chat]:
-    async with client_of(app) as client:
-        young = Chat(client)
-        await young.open()
-        yield young
 
 
 def helplines(content: ContentStore, language: str = "en") -> list[dict[str, str]]:

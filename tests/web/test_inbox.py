@@ -33,14 +33,6 @@ PAGES = ("/inbox", "/cases/1", "/cases/1/messages", "/audit")
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[tuple[Bot, RecordingRequest]]:
-    request = RecordingRequest()
-    bot = Bot("123456:TEST-TOKEN", request=request)
-    async with bot:
-        yield bot, request
-
-
-@pytest.fixture
 async def console(
     sessions: async_sessionmaker[AsyncSession],
     content: ContentStore,
