@@ -178,10 +178,6 @@ class Frames:
             text = calm.pattern.sub(_mask, text)
         return text
 
-    def is_urgent(self, text: str, words: set[str]) -> bool:
-        """Whether an urgent marker is present once calm phrases are masked."""
-        return self.urgent.search(self._calmed(text, words), words) is not None
-
     def level(self, text: str, words: set[str], level: str) -> tuple[str | None, str | None]:
         """The level a signal keeps in `text` (normalised): (level or None, `kind:phrase`).
 
@@ -210,11 +206,6 @@ class Frames:
         if lowering is not None:
             return POSSIBLE, lowering
         return level, None
-
-    def quieting(self, text: str, words: set[str]) -> str | None:
-        """The frame that quiets a clear signal in `text` (normalised), or None."""
-        level, frame = self.level(text, words, CLEAR)
-        return frame if level is None else None
 
     def compile_all(self) -> None:
         """Compile every frame's and marker's regex (for validation)."""

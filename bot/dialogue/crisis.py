@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 STATE_CRISIS = "crisis"
 STATE_CHECK = "crisis_check"
-CRISIS_STATES = (STATE_CRISIS, STATE_CHECK)
 # A crisis conversation ends after this long without a message (the case stays in the queue).
 CRISIS_QUIET = timedelta(hours=4)
 # A check-in is answered by the next message within this long; later messages start afresh.
@@ -148,16 +147,7 @@ class CrisisFlow:
             return Next([await self._safe(turn)])
         if key in ("not_safe", "again") and category is not None:
             await self._raise_case(turn, Crisis(True, category, f"flow:{key}", CLEAR))
-        name = {
-            "not_safe": "not_safe",
-            "cant_call": "cant_call",
-            "unreachable": "unreachable",
-            "again": "again",
-            "help": "help",
-            "thanks": "thanks",
-            "anyone_there": "anyone_there",
-        }.get(key or "", "still_here")
-        return Next([await self._say(turn, name)])
+        return Next([await self._say(turn, key or "still_here")])
 
     async def check_in_answer(self, turn: Turn) -> Next:
         """The message after a check-in: yes, no, or something else (they moved on)."""
