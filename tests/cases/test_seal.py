@@ -31,7 +31,9 @@ def test_another_secret_cannot_open_it() -> None:
 @pytest.mark.parametrize(
     "tamper",
     [
-        lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1],  # the tag
+        # the tag, inside it: the character before "=" has unused low bits, so "A" -> "B" there
+        # decodes to the same bytes and the test failed in 6 % of runs (317 of 5,000 seals)
+        lambda t: t[:-12] + ("A" if t[-12] != "A" else "B") + t[-11:],
         lambda t: t[:30] + ("x" if t[30] != "x" else "y") + t[31:],  # the ciphertext
         lambda t: t[:-10],  # truncated
         lambda t: "",
