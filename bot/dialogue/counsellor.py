@@ -86,7 +86,8 @@ class Desk:
             matched=matched,
             route=seal(self._settings.secret, address) if address else None,
         )
-        if case.status == "waiting" and user.state != STATE_WITH:
+        # a crisis's conversation state belongs to the crisis flow (bot.dialogue.crisis)
+        if case.status == "waiting" and user.state != STATE_WITH and source != "crisis":
             user.state = STATE_WAITING
         # a waiting case alerts unless its alert is still fresh (raising the priority clears it):
         # one frightened person's five messages are one alert, not five

@@ -201,12 +201,7 @@ class CrisisFlow:
         return [answer, *alerts]
 
     async def _raise_case(self, turn: Turn, crisis: Crisis) -> tuple[list[Reply], bool]:
-        """Open or raise the urgent case: (alerts, stored). A savepoint: the answer goes anyway.
-
-        The young person's state is theirs to keep: opening a case must not end the crisis
-        conversation (the desk marks someone with a waiting case as waiting).
-        """
-        state = turn.user.state
+        """Open or raise the urgent case: (alerts, stored). A savepoint: the answer goes anyway."""
         try:
             async with turn.session.begin_nested():
                 _, alerts = await self._desk.request(
@@ -223,8 +218,6 @@ class CrisisFlow:
         except Exception:
             log.exception("crisis case not stored", extra={"category": crisis.category})
             return [], False
-        if turn.user.state != STATE_WITH:
-            turn.user.state = state
         return alerts, True
 
     async def _flag_to_counsellor(self, turn: Turn, crisis: Crisis) -> list[Reply]:
