@@ -14,7 +14,7 @@ from bot.content.render import Format, Renderer
 from bot.dialogue import payloads
 from bot.dialogue.messages import Button, Call, Reply
 from bot.safety.availability import Availability
-from bot.safety.texts import LANGUAGES, UNDERSTAND, SafetyTexts, load_texts
+from bot.safety.texts import LANGUAGES, QUEUE_REPLIES, UNDERSTAND, SafetyTexts, load_texts
 from nlu.crisis_model import CrisisModel
 from nlu.detector import CrisisDetector
 from nlu.parser import CRISIS_CATEGORIES, Crisis
@@ -73,9 +73,8 @@ class SafetyService:
         if category in SERVICE:
             label, service = SERVICE[category]
             rows.append((Button(self._label(label, language), payloads.encode("svc", service)),))
-        safe = "friend_safe_now" if crisis.about_friend else "safe_now"
-        rows.append((Button(self._label(safe, language), payloads.encode("safe")),))
-        rows.append((self.menu_button(language),))
+        rows.append((self._safe_button(language, friend=crisis.about_friend),))
+        rows.append((self._menu_button(language),))
         return Reply("\n\n".join(parts), tuple(rows), calls=self.calls(category, language))
 
     def check_in(
@@ -118,7 +117,7 @@ class SafetyService:
                     fmt, language, variants[variant % len(variants)][language], availability
                 )
             ]
-        elif f"{name}.on_duty" in {k for k, _ in self.texts.replies}:
+        elif name in QUEUE_REPLIES:
             parts = [self._reply(fmt, language, f"{name}.{on_off}", availability)]
         else:
             parts = [self._reply(fmt, language, name, availability)]
@@ -130,12 +129,11 @@ class SafetyService:
             parts.append(self._reply(fmt, language, f"queue.{on_off}", availability))
         rows: list[tuple[Button, ...]] = []
         if name != "safe":
-            safe = "friend_safe_now" if friend else "safe_now"
-            rows.append((Button(self._label(safe, language), payloads.encode("safe")),))
-        rows.append((self.menu_button(language),))
+            rows.append((self._safe_button(language, friend=friend),))
+        rows.append((self._menu_button(language),))
         calls = self.calls(category, language) if category in CRISIS_CATEGORIES else ()
         if on_off == "off_duty" and name in ("anyone_there", "cant_call", "not_safe"):
-            calls = self._calls(TWENTY_FOUR_HOURS, language)
+            calls = helpline_calls(self.renderer, TWENTY_FOUR_HOURS, language)
         return Reply("\n\n".join(p for p in parts if p), tuple(rows), calls=calls)
 
     def understand(self, text: str, *, checking: bool = False) -> str | None:
@@ -165,15 +163,16 @@ class SafetyService:
 
     def calls(self, category: str, language: str) -> tuple[Call, ...]:
         """The category's tap-to-call helplines."""
-        return self._calls(self.texts.calls.get(category, TWENTY_FOUR_HOURS), language)
+        keys = self.texts.calls.get(category, TWENTY_FOUR_HOURS)
+        return helpline_calls(self.renderer, keys, language)
 
-    def menu_button(self, language: str) -> Button:
-        """The way back to the menu."""
+    def _menu_button(self, language: str) -> Button:
         return Button(self._label("menu", language), payloads.encode("menu"))
 
-    def _calls(self, keys: tuple[str, ...], language: str) -> tuple[Call, ...]:
-        helplines = self.renderer.helplines(language)
-        return tuple(Call(helplines[k]["name"], helplines[k]["number"]) for k in keys)
+    def _safe_button(self, language: str, *, friend: bool) -> Button:
+        """ "I'm safe now" (or "They're safe now"): it ends the crisis conversation."""
+        label = self._label("friend_safe_now" if friend else "safe_now", language)
+        return Button(label, payloads.encode("safe"))
 
     def _label(self, button: str, language: str) -> str:
         return self.texts.labels[(button, _language(language))]
@@ -193,6 +192,12 @@ class SafetyService:
         except Exception:
             log.exception("a safety line did not render: the 24-hour lines instead")
             return self.texts.lead[(language, fmt)]
+
+
+def helpline_calls(renderer: Renderer, keys: tuple[str, ...], language: str) -> tuple[Call, ...]:
+    """Tap-to-call buttons for helplines.yml's `keys`, named in `language`."""
+    helplines = renderer.helplines(language)
+    return tuple(Call(helplines[k]["name"], helplines[k]["number"]) for k in keys)
 
 
 def load_safety(

@@ -46,7 +46,7 @@ from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import MAX_TEXT, Call, Inbound, InboundKind, Reply
 from bot.privacy import pseudonymise
 from bot.safety.availability import UNREACHABLE
-from bot.safety.service import TWENTY_FOUR_HOURS
+from bot.safety.service import TWENTY_FOUR_HOURS, helpline_calls
 from bot.web import outbox
 from bot.web.deps import WebDeps
 from bot.web.inputs import web_text
@@ -305,12 +305,9 @@ def page_words(deps: WebDeps) -> PageWords:
     for key in CHAT_UI_KEYS:
         for language in LANGUAGES:
             texts[language][key] = renderer.text(store.ui[key].get(language), language)
-    calls = {}
-    for language in LANGUAGES:
-        helplines = renderer.helplines(language)
-        calls[language] = tuple(
-            Call(helplines[key]["name"], helplines[key]["number"]) for key in TWENTY_FOUR_HOURS
-        )
+    calls = {
+        language: helpline_calls(renderer, TWENTY_FOUR_HOURS, language) for language in LANGUAGES
+    }
     return PageWords(texts, tuple(h.number for h in store.helplines.values()), calls)
 
 
