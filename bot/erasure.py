@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.cases.check_ins import CHECK_IN
 from bot.cases.repository import OPEN
 from bot.db.models import (
     CaseDB,
@@ -88,6 +89,10 @@ async def erase_user(
     unlinked before the users row goes, since its foreign key would otherwise cascade into the
     cases and their notes.
     """
+    # a pending check-in holds the sealed route and nothing a counsellor wrote: it goes whole
+    await affected_rows(
+        session, delete(CaseDB).where(CaseDB.user_id == user_id, CaseDB.status == CHECK_IN)
+    )
     closed = (
         await session.execute(
             update(CaseDB)

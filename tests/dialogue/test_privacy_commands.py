@@ -298,6 +298,21 @@ async def test_a_waiting_request_is_closed_and_leaves_the_queue(
     assert "No one is waiting" in plain(queue)
 
 
+async def test_a_pending_check_in_is_deleted_and_never_reaches_the_queue(
+    engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await register(sessions)
+    await converse(engine)
+    await engine.handle(young("i just want to die lol"))
+    assert [c.status for c in await all_cases(sessions)] == ["check_in"]
+    _, yes, _ = await ask_delete(engine)
+    await engine.handle(young(payload=yes))
+    assert await all_cases(sessions) == []  # it held the sealed route and nothing else
+    await engine.due_alerts()  # the timer that queues unanswered check-ins
+    [queue] = await engine.handle(staff(command="queue"))
+    assert "No one is waiting" in plain(queue)
+
+
 @pytest.mark.parametrize(
     "forged",
     ["erase", "erase:yes", "erase:maybe", "erase:yes:00000000", "erase:maybe:{code}", "erase:no"],
