@@ -438,3 +438,18 @@ async def test_a_possible_crisis_of_a_new_kind_in_the_conversation_gets_its_chec
     assert payloads(reply) == ["chk:yes:unsafe_abortion", "chk:no:unsafe_abortion"]
     answer = await only(chat, say("yes"))
     assert "jik" in plain(answer) and "confidential" in plain(answer)
+
+
+async def test_a_check_in_without_a_parser_logs_no_words(
+    sessions: async_sessionmaker[AsyncSession],
+    content: ContentStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Quoting:
+        async def parse(self, value: str) -> object:
+            raise RuntimeError(f"cannot parse {value!r}")
+
+    engine = await started(make_engine(sessions, Quoting(), content))  # type: ignore[arg-type]
+    reply = await only(engine, say("i just want to die lol, my name is Achieng"))
+    assert "chk:yes:suicide" in payloads(reply)
+    assert "Achieng" not in caplog.text and "RuntimeError" in caplog.text
