@@ -105,7 +105,7 @@ def test_start_without_a_token_opens_the_terminal_chat(workdir: Path) -> None:
 
 
 def test_db_upgrade_and_downgrade(workdir: Path) -> None:
-    assert healthbot("db", "upgrade", cwd=workdir).stdout.strip() == "0007"
+    assert healthbot("db", "upgrade", cwd=workdir).stdout.strip() == "0008"
     assert healthbot("db", "downgrade", cwd=workdir).stdout.strip() == "(empty)"
     assert healthbot("db", "current", cwd=workdir).stdout.strip() == "(empty)"
 

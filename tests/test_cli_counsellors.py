@@ -50,7 +50,7 @@ def test_add_list_and_remove_counsellors(workdir: Path) -> None:
     assert healthbot("counsellors", "list", cwd=workdir).stdout.splitlines() == [
         "2\t42\tBrian O.\toff duty"
     ]
-    assert healthbot("db", "current", cwd=workdir).stdout.strip() == "0007"
+    assert healthbot("db", "current", cwd=workdir).stdout.strip() == "0008"
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ def test_add_list_and_remove_users(workdir: Path) -> None:
         ("cli", "user.update", "user amina", "role reviewer"),
         ("cli", "user.remove", "user brian", ""),
     ]
-    assert healthbot("db", "current", cwd=workdir).stdout.strip() == "0007"
+    assert healthbot("db", "current", cwd=workdir).stdout.strip() == "0008"
 
 
 @pytest.mark.parametrize(

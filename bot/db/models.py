@@ -85,6 +85,7 @@ class CaseDB(Base):
     """An escalation to a human; each crisis opens an urgent one (issue 6 adds the queue)."""
 
     __tablename__ = "cases"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012  (ids never reused)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # None once the young person deleted their data or was purged: notes kept, linked to nobody
@@ -165,6 +166,8 @@ class CaseMessageDB(Base):
     sender: Mapped[str] = mapped_column(String(10))  # young, counsellor
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # a counsellor's message: when it reached the young person's chat (sent, or shown on the page)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ChannelMessageDB(Base):
@@ -182,7 +185,10 @@ class WebUserDB(Base):
     """A member of staff who signs in to the web console (never a young person)."""
 
     __tablename__ = "web_users"
-    __table_args__ = (UniqueConstraint("username", name="uq_web_users_username"),)
+    __table_args__ = (
+        UniqueConstraint("username", name="uq_web_users_username"),
+        {"sqlite_autoincrement": True},  # a removed account's id is never given to a new one
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64))
@@ -192,6 +198,8 @@ class WebUserDB(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # bumped on logout, password and role change: older console cookies stop working
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuditDB(Base):
@@ -301,11 +309,13 @@ class WebOutboxDB(Base):
     """
 
     __tablename__ = "web_outbox"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012  (ids never reused)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     address: Mapped[str] = mapped_column(String(128), index=True)
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    receipt: Mapped[int | None] = mapped_column(Integer)  # the case_messages row it carries
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -324,3 +334,15 @@ class TelegramUpdateDB(Base):
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # polling mode: the update, kept until answered (purged with the row after a day)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class EndedWebChatDB(Base):
+    """A web chat token that was ended (quick exit, /exit, /delete), by keyed hash only.
+
+    Kept until the token would have expired anyway, so a copied cookie opens nothing.
+    """
+
+    __tablename__ = "ended_web_chats"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -34,6 +34,7 @@ TABLES = {
     "referral_searches",
     "web_outbox",
     "telegram_updates",
+    "ended_web_chats",
     "alembic_version",
 }
 
@@ -63,7 +64,7 @@ async def _model_diff(url: str) -> list[object]:
 async def _round_trip(url: str) -> None:
     assert await current_revision(url) is None
     await upgrade(url)
-    assert await current_revision(url) == "0007"
+    assert await current_revision(url) == "0008"
     assert await _tables(url) == TABLES
     assert await _model_diff(url) == [], "the migration and the models disagree"
     await upgrade(url)  # idempotent
@@ -298,5 +299,54 @@ async def test_postgres_case_notes_survive_0006(postgres_url: str) -> None:
 async def test_workers_starting_together_migrate_one_after_another(postgres_url: str) -> None:
     """Several bot processes upgrading an empty database at once: no "table already exists"."""
     await asyncio.gather(*(upgrade(postgres_url) for _ in range(4)))
-    assert await current_revision(postgres_url) == "0007"
+    assert await current_revision(postgres_url) == "0008"
     assert await _tables(postgres_url) == TABLES
+
+
+async def _insert_then_delete_last(url: str) -> str:
+    """Insert a row in each table, delete it, insert again: "fresh" if every id was new."""
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    inserts = {
+        "web_outbox": "INSERT INTO web_outbox (address, text, buttons, created_at)"
+        " VALUES ('a', 't', '[]', :now)",
+        "web_users": "INSERT INTO web_users (username, password_hash, role, failed_logins,"
+        " created_at) VALUES (:name, 'h', 'admin', 0, :now)",
+        "cases": "INSERT INTO cases (channel, language, source, priority, status, opened_at)"
+        " VALUES ('web', 'en', 'request', 'normal', 'closed', :now)",
+    }
+    reused = []
+    try:
+        for table, insert in inserts.items():  # table names from the dict above
+            async with engine.begin() as conn:
+                params = {"now": now, "name": f"u{now.timestamp()}a"}
+                await conn.execute(text(insert), params)
+                first = (await conn.execute(text(f"SELECT max(id) FROM {table}"))).scalar_one()  # noqa: S608
+                await conn.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": first})  # noqa: S608
+                await conn.execute(text(insert), {**params, "name": f"u{now.timestamp()}b"})
+                second = (await conn.execute(text(f"SELECT max(id) FROM {table}"))).scalar_one()  # noqa: S608
+            if second <= first:
+                reused.append(table)
+    finally:
+        await engine.dispose()
+    return "fresh" if not reused else "reused: " + ", ".join(reused)
+
+
+async def test_sqlite_ids_are_never_reused(tmp_path: Path) -> None:
+    """0008: a deleted outbox row's, account's or case's id is never given to a new row.
+
+    Without AUTOINCREMENT SQLite reuses the largest id once its row is deleted: the web chat
+    page's cursor then skipped the next counsellor message, and a removed account's cookie opened
+    the next account made.
+    """
+    url = f"sqlite:///{tmp_path / 'healthbot.db'}"
+    await upgrade(url, "0007")
+    assert await _insert_then_delete_last(url) == "reused: web_outbox, web_users, cases"
+    await upgrade(url)
+    assert await _insert_then_delete_last(url) == "fresh"
+
+
+@pytest.mark.postgres
+async def test_postgres_ids_are_never_reused(postgres_url: str) -> None:
+    await upgrade(postgres_url)
+    assert await _insert_then_delete_last(postgres_url) == "fresh"
