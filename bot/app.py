@@ -13,6 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 import handlers
+from bot.cases import receipts
 from bot.config import Settings
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
@@ -80,6 +81,8 @@ def build_application(
             sessions = session_factory(database)
         if data.outbox is None:  # replies for web chats wait in the web outbox
             data.outbox = web_outbox.writer(sessions, settings.healthbot_secret)
+        if data.receipts is None:
+            data.receipts = receipts.recorder(sessions)
         await app.bot.set_my_commands(BOT_COMMANDS)
         if alert_interval_s is not None:
             timers.append(asyncio.create_task(_alert_loop(app, alert_interval_s)))
@@ -155,7 +158,7 @@ async def _alert_loop(app: Application, interval_s: float) -> None:  # type: ign
         await asyncio.sleep(interval_s)
         try:
             for reply in await data.engine().due_alerts():
-                await deliver(app.bot, reply, outbox=data.outbox)
+                await deliver(app.bot, reply, outbox=data.outbox, receipts=data.receipts)
         except Exception:
             log.exception("the case alert timer failed once; it keeps running")
 

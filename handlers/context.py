@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from telegram.ext import CallbackContext, ExtBot
 
+from bot.cases.receipts import Receipts
 from bot.dialogue.engine import DialogueEngine
 from bot.privacy import pseudonymise
 from bot.web.outbox import Outbox
@@ -18,6 +19,7 @@ class BotData:
     dialogue: DialogueEngine | None = None
     secret: str = field(default="", repr=False)
     outbox: Outbox | None = None  # stores replies for web chats (set in post_init)
+    receipts: Receipts | None = None  # records counsellor messages Telegram accepted (post_init)
 
     def engine(self) -> DialogueEngine:
         """The dialogue engine, set in post_init."""

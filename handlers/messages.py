@@ -8,6 +8,7 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from bot import metrics
+from bot.cases.receipts import Receipts
 from bot.dialogue.addresses import telegram_address, telegram_chat_id, web_token
 from bot.dialogue.messages import Inbound, InboundKind, Reply
 from bot.web.outbox import Outbox
@@ -27,7 +28,8 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
     seen = [message.message_id] if message is not None and not update.callback_query else []
     for reply in replies:
         if reply.to:
-            await deliver(context.bot, reply, outbox=context.bot_data.outbox)
+            data = context.bot_data
+            await deliver(context.bot, reply, outbox=data.outbox, receipts=data.receipts)
             continue
         if reply.delete_message_ids:
             await _delete(context, chat.id, [*reply.delete_message_ids, *seen])
@@ -39,10 +41,17 @@ async def _answer(update: Update, context: HealthbotContext, inbound: Inbound) -
         await engine.remember_channel_messages(inbound.user_id, seen)
 
 
-async def deliver(bot: Bot | None, reply: Reply, *, outbox: Outbox | None = None) -> None:
+async def deliver(
+    bot: Bot | None,
+    reply: Reply,
+    *,
+    outbox: Outbox | None = None,
+    receipts: Receipts | None = None,
+) -> None:
     """Send a reply meant for another chat (a relay or an alert); a failure is only logged.
 
-    A web chat's reply goes to `outbox` (the web outbox, where its page collects it).
+    A web chat's reply goes to `outbox` (the web outbox, where its page collects it); a counsellor
+    message that Telegram accepted is recorded as delivered with `receipts`.
     """
     if web_token(reply.to) is not None:
         await _to_web(reply, outbox)
@@ -55,6 +64,12 @@ async def deliver(bot: Bot | None, reply: Reply, *, outbox: Outbox | None = None
         await bot.send_message(chat_id=target, **send_kwargs(reply))
     except TelegramError:
         log.warning("a relay or alert could not be delivered", exc_info=True)
+        return
+    if reply.receipt is not None and receipts is not None:
+        try:
+            await receipts(reply.receipt)
+        except Exception:
+            log.warning("a delivery could not be recorded", exc_info=True)
 
 
 async def _to_web(reply: Reply, outbox: Outbox | None) -> None:

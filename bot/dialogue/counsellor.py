@@ -348,9 +348,12 @@ class Desk:
         address = unseal(self._settings.secret, case.route or "")
         if address is None:
             return [_staff(f"Case {case.id}: the young person can no longer be reached.")]
-        await cases.add_transcript(session=session, case_id=case.id, sender="counsellor", text=text)
+        kept = await cases.add_transcript(
+            session=session, case_id=case.id, sender="counsellor", text=text
+        )
         label = self._render.ui("case_from_counsellor", case.language)
-        return [Reply(self._render.message("html", text, title=label), to=address)]
+        receipt = kept.id if kept is not None else None
+        return [Reply(self._render.message("html", text, title=label), to=address, receipt=receipt)]
 
     async def _transfer(
         self, session: AsyncSession, counsellor: CounsellorDB, case: CaseDB

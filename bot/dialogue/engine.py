@@ -29,7 +29,7 @@ from bot.db.repository import (
 from bot.db.session import autocommit
 from bot.dialogue import payloads
 from bot.dialogue.addresses import telegram_chat_id
-from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WITH, Desk
+from bot.dialogue.counsellor import COUNSELLOR_COMMANDS, STATE_WAITING, STATE_WITH, Desk
 from bot.dialogue.crisis import CrisisFlow, Next
 from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.referral import Point, Referral, decode_point, valid_point
@@ -254,13 +254,16 @@ class DialogueEngine:
                 notices = await self._desk.left(
                     session=turn.session, user=turn.user, how="quick_exit"
                 )
-                turn.user.state = "idle"
-                turn.user.state_data = {}
+                if turn.user.state not in (STATE_WITH, STATE_WAITING):  # a case keeps its relay
+                    turn.user.state = "idle"
+                    turn.user.state_data = {}
         except Exception:
             log.exception("quick exit could not read the recent messages")
         line = self._safety.exit_line.get(language, self._safety.exit_line["en"])
         exit_reply = Reply(
-            self._render.message(inbound.format, line), delete_message_ids=tuple(ids)
+            self._render.message(inbound.format, line),
+            delete_message_ids=tuple(ids),
+            ends_session=True,
         )
         return [exit_reply, *notices]
 
@@ -467,6 +470,7 @@ class DialogueEngine:
         done = Reply(
             self._render.message(turn.inbound.format, body),
             delete_message_ids=report.chat_message_ids,
+            ends_session=True,
         )
         return [done, *notices]
 
@@ -832,6 +836,8 @@ def _split(reply: Reply) -> list[Reply]:
             request_location=reply.request_location if i == last else "",
             to=reply.to,
             calls=reply.calls if i == 0 else (),
+            receipt=reply.receipt,
+            ends_session=reply.ends_session,
         )
         for i, chunk in enumerate(chunks)
     ]

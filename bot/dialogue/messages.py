@@ -66,3 +66,8 @@ class Reply:
     request_location: str = ""  # label of a "share my location" button, where the channel has one
     to: str = ""  # another chat ("telegram:<chat id>"): a relay or an alert; empty = this chat
     calls: tuple[Call, ...] = ()  # tap-to-call helplines shown first (crisis answers)
+    # the `case_messages` row (a counsellor's message) it carries: delivery is recorded on it
+    receipt: int | None = None
+    # the person left (/exit) or erased their data: a channel whose identity lives in a session
+    # (the web chat's cookie) ends that session, so the next person on the phone starts afresh
+    ends_session: bool = False

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from telegram import Bot
 
+from bot.cases import receipts
 from bot.config import DEFAULT_QUICK_EXIT_URL
 from bot.content.live import LiveContent
 from bot.db.models import utcnow
@@ -64,11 +65,11 @@ def build_web_app(
     its page with `quick_exit_url`.
     """
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    to_web = outbox.writer(sessions, secret)
+    to_web, delivered = outbox.writer(sessions, secret), receipts.recorder(sessions)
 
     async def send(reply: Reply) -> None:
         """Deliver a reply for another chat: a web chat's outbox, or Telegram."""
-        await deliver(bot, reply, outbox=to_web)
+        await deliver(bot, reply, outbox=to_web, receipts=delivered)
 
     async def home(request: Request) -> Response:
         role = request.session.get("role")

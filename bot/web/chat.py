@@ -1,18 +1,24 @@
 """`/chat`: the anonymous web chat for young people without Telegram, on the same dialogue engine.
 
-A first visit gets a random token in its own cookie (`healthbot_chat`: HttpOnly, SameSite=Lax,
-path /chat, 30 days), never the staff session. The token is a bearer secret: never logged, and
-stored only sealed in an open case (as a Telegram chat id is); the engine knows the chat by a
-keyed hash of it, the outbox by another. Every API call
-carries a CSRF token bound to the chat's token. Sends are rate-limited per chat, and replies are
-sanitised to Telegram's few formatting tags before the page shows them. The page keeps the
-conversation only in memory: a reload or a quick exit leaves nothing on the phone.
+A first visit gets a token the server signed in its own cookie (`healthbot_chat`: HttpOnly,
+SameSite=Lax, path /chat, a session cookie), never the staff session; it goes idle after 12 hours
+unused (bot.web.chat_session: phones are shared). Its identity is a bearer secret: never logged,
+and stored only sealed in an open case (as a Telegram chat id is); the engine knows the chat by a
+keyed hash of it, the outbox by another. Every API call carries a CSRF token bound to the chat's
+identity. Sends are rate-limited per chat, and replies are sanitised to Telegram's few formatting
+tags before the page shows them. The page keeps the conversation only in memory: a reload or a
+quick exit leaves nothing on the phone. A quick exit, /exit or /delete ends the chat on the
+server too: its token opens nothing again, its waiting messages are deleted, and after /delete
+the page carries on with a new chat.
 
 Safety comes first here too: a send's words go through the crisis check before the CSRF, rate
 and size checks. A crisis over the rate limit still reaches the engine (case and all); any other
 refused crisis gets the static safety answer, and every refusal carries the 24-hour helplines.
 The quick exit (`POST /chat/exit`, sent by the page as it replaces itself with QUICK_EXIT_URL)
-marks the open case "left by quick exit" and expires the chat cookie.
+marks the open case "left by quick exit", ends the chat and expires its cookie.
+
+Counsellors' messages wait in the outbox until the page acknowledges each by id (then they are
+recorded as delivered on the desk); a page shows an id once.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import json
 import logging
 import math
 import re
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -41,13 +46,12 @@ from bot.content.render import Renderer
 from bot.content.store import load_content
 from bot.content.validate import CHAT_UI_KEYS
 from bot.db.models import UserDB
-from bot.dialogue.addresses import web_address
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import MAX_TEXT, Call, Inbound, InboundKind, Reply
 from bot.privacy import pseudonymise
 from bot.safety.availability import UNREACHABLE
 from bot.safety.service import TWENTY_FOUR_HOURS, helpline_calls
-from bot.web import outbox
+from bot.web import chat_session, outbox
 from bot.web.deps import WebDeps
 from bot.web.inputs import web_text
 from bot.web.sanitise import sanitise, tel_links
@@ -59,8 +63,6 @@ from nlu.parser import Crisis
 log = logging.getLogger(__name__)
 
 CHAT_COOKIE = "healthbot_chat"
-COOKIE_SECONDS = 30 * 24 * 60 * 60
-TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 # A send's body is read up to here and no further. The longest message the engine reads is
 # MAX_TEXT (4,096) characters; the worst of them as JSON is 4,096 emoji from an ASCII-only encoder
 # (Python's json.dumps: "\ud83d\ude00", 12 bytes each), 49,185 bytes with its `after` cursor.
@@ -70,7 +72,8 @@ SENDS_PER_MINUTE = 30
 CRISIS_SENDS_PER_MINUTE = 30  # crisis messages over the send limit that still reach the engine
 EXITS_PER_MINUTE = 30  # quick exits the engine records (the cookie is expired every time)
 POLLS_PER_MINUTE = 90  # one tab polls 20 times a minute
-MAX_CURSOR = 2**31 - 1  # web_outbox.id is an `integer` on PostgreSQL
+MAX_ID = 2**31 - 1  # web_outbox.id is an `integer` on PostgreSQL
+MAX_ACKS = outbox.FETCH_LIMIT  # a poll acknowledges at most one fetch's worth of messages
 SCRIPT = Path(__file__).parent / "static" / "chat.js"
 _CSRF_LABEL = b"healthbot web chat csrf v1"
 HEADERS = {
@@ -148,12 +151,16 @@ def chat_routes(
         return loaded[0]
 
     async def page(request: Request) -> Response:
-        token = chat_token(request) or secrets.token_urlsafe(32)
         if deps.dialogue is None:
-            return _page(deps, request, words(), "en", quick_exit_url, token="", status=503)
-        language = await _language(deps, user_id(deps.secret, token))
+            return _page(deps, request, words(), "en", quick_exit_url, chat=None, status=503)
+        chat = await _open_chat(deps, chat_session.read(deps.secret, chat_token(request)))
+        if chat is None:  # a first visit, or an ended or idle chat: a new one
+            token, chat = chat_session.issue(deps.secret)
+        else:
+            token = chat_session.sign(deps.secret, chat.identity)
+        language = await _language(deps, user_id(deps.secret, chat.identity))
         response = _page(
-            deps, request, words(), language, quick_exit_url, token=token, version=version
+            deps, request, words(), language, quick_exit_url, chat=chat, version=version
         )
         _set_cookie(response, request, token, https_only)
         return response
@@ -168,7 +175,7 @@ def chat_routes(
         data = _json(body) if whole else None
         text = message_text(body, data, whole=whole)[:MAX_TEXT]  # what the engine reads
         language = detect_language(text) if text.strip() else "en"
-        engine, token = deps.dialogue, chat_token(request)
+        engine, chat = deps.dialogue, chat_session.read(deps.secret, chat_token(request))
         if engine is None:  # no safety service either: the helplines, and nothing else
             return _error(words(), "chat_unavailable", 503, language=language)
         crisis = engine.safety.check(text) if text.strip() else Crisis()
@@ -182,46 +189,67 @@ def chat_routes(
             )
             return _error(words(), key, status, language=language, answer=answer)
 
-        if token is None or not _csrf_ok(deps.secret, token, request):
+        if chat is None or not _csrf_ok(deps.secret, chat.identity, request):
             return refuse("chat_expired", 403)  # not this chat's page: no case is opened
         if not whole:
             return refuse("chat_too_long", 413)
-        who = user_id(deps.secret, token)
+        who = user_id(deps.secret, chat.identity)
         if not sends.allow(who):
             if not (crisis.detected and crisis_sends.allow(who)):
                 return refuse("chat_slow_down", 429)
             sends.count(who)  # the crisis goes to the engine, and keeps the chat slowed down
-        inbound = inbound_from_json(data, who, web_address(token))
-        answer = await _answer(deps, engine, inbound, data, words().numbers)
-        response = JSONResponse(answer, headers=HEADERS)
-        if _is_exit(engine, inbound):
+        if await _open_chat(deps, chat) is None:
+            return refuse("chat_expired", 403)  # ended on this phone: it opens nothing again
+        inbound = inbound_from_json(data, who, chat.address)
+        answer, replies = await _answer(deps, engine, inbound, words().numbers)
+        if _is_exit(engine, inbound):  # the page leaves: the chat ends, the cookie goes
+            await _end(deps, chat)
+            response = JSONResponse(answer, headers=HEADERS)
             _expire_cookie(response, request, https_only)
+            return response
+        if any(r.ends_session for r in replies):  # /delete: carry on as a new chat
+            await _end(deps, chat)
+            token, renewed = chat_session.issue(deps.secret)
+            answer |= {"renewed": True, "csrf": csrf_for(deps.secret, renewed.identity)}
+            response = JSONResponse(answer, headers=HEADERS)
+            _set_cookie(response, request, token, https_only)
+            return response
+        response = JSONResponse(answer, headers=HEADERS)
+        _renew(response, request, deps.secret, chat, https_only)
         return response
 
     async def poll(request: Request) -> Response:
-        token = chat_token(request)
-        if token is None or not _csrf_ok(deps.secret, token, request):
+        """Acknowledge the messages the page showed (`ack`: their ids) and fetch the rest."""
+        chat = chat_session.read(deps.secret, chat_token(request))
+        if chat is None or not _csrf_ok(deps.secret, chat.identity, request):
             return _error(words(), "chat_expired", 403)
-        if not polls.allow(user_id(deps.secret, token)):
+        if not polls.allow(user_id(deps.secret, chat.identity)):
             return _error(words(), "chat_slow_down", 429)
-        after = cursor_of(request.query_params.get("after"))
+        shown = acks_of(request.query_params.get("ack"))
         async with deps.sessions() as session, session.begin():
-            rows, cursor = await outbox.fetch(
-                session=session, address=web_address(token), secret=deps.secret, after=after
+            if await chat_session.is_ended(session=session, secret=deps.secret, chat=chat):
+                return _error(words(), "chat_expired", 403)
+            await outbox.acknowledge(
+                session=session, address=chat.address, secret=deps.secret, ids=shown
             )
-            replies = [_row_json(row.text, row.buttons, words().numbers) for row in rows]
-        return JSONResponse({"replies": replies, "after": cursor}, headers=HEADERS)
+            rows = await outbox.fetch(session=session, address=chat.address, secret=deps.secret)
+            replies = [_row_json(row.id, row.text, row.buttons, words().numbers) for row in rows]
+        response = JSONResponse({"replies": replies}, headers=HEADERS)
+        _renew(response, request, deps.secret, chat, https_only)
+        return response
 
     async def leave(request: Request) -> Response:
         """The quick exit: the engine marks the open case left; the chat cookie is expired.
 
         Like every refused call, one without this chat's cookie and CSRF token changes nothing.
         """
-        engine, token = deps.dialogue, chat_token(request)
-        if token is None or not _csrf_ok(deps.secret, token, request):
+        engine, chat = deps.dialogue, chat_session.read(deps.secret, chat_token(request))
+        if chat is None or not _csrf_ok(deps.secret, chat.identity, request):
             return _error(words(), "chat_expired", 403)
-        if engine is not None and exits.allow(user_id(deps.secret, token)):
-            await _quick_exit(deps, engine, token)
+        if engine is not None and exits.allow(user_id(deps.secret, chat.identity)):
+            if await _open_chat(deps, chat) is not None:
+                await _quick_exit(deps, engine, chat)
+            await _end(deps, chat)
         response = JSONResponse({"left": True}, headers=HEADERS)
         _expire_cookie(response, request, https_only)
         return response
@@ -239,33 +267,60 @@ def chat_routes(
 
 
 def chat_token(request: Request) -> str | None:
-    """The chat's token from its cookie, if it looks like one we make."""
-    token = request.cookies.get(CHAT_COOKIE, "")
-    return token if TOKEN.fullmatch(token) else None
+    """The chat's token from its cookie (chat_session.read checks it)."""
+    return request.cookies.get(CHAT_COOKIE) or None
 
 
-def user_id(secret: str, token: str) -> str:
+def user_id(secret: str, identity: str) -> str:
     """The engine's pseudonymous id for a web chat."""
-    return pseudonymise(secret, "web", token)
+    return pseudonymise(secret, "web", identity)
 
 
-def csrf_for(secret: str, token: str) -> str:
-    """The CSRF token bound to a chat token (HMAC under a key derived from the secret)."""
+def csrf_for(secret: str, identity: str) -> str:
+    """The CSRF token bound to a chat's identity (HMAC under a key derived from the secret)."""
     key = hmac.new(secret.encode("utf-8"), _CSRF_LABEL, hashlib.sha256).digest()
-    return hmac.new(key, token.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.new(key, identity.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def _csrf_ok(secret: str, token: str, request: Request) -> bool:
+def _csrf_ok(secret: str, identity: str, request: Request) -> bool:
     submitted = request.headers.get(CSRF_HEADER, "")
-    return hmac.compare_digest(csrf_for(secret, token).encode(), submitted.encode())
+    return hmac.compare_digest(csrf_for(secret, identity).encode(), submitted.encode())
+
+
+async def _open_chat(
+    deps: WebDeps, chat: chat_session.ChatSession | None
+) -> chat_session.ChatSession | None:
+    """The chat if it is valid and was not ended (an ended one opens nothing)."""
+    if chat is None:
+        return None
+    async with deps.sessions() as session:
+        ended = await chat_session.is_ended(session=session, secret=deps.secret, chat=chat)
+    return None if ended else chat
+
+
+async def _end(deps: WebDeps, chat: chat_session.ChatSession) -> None:
+    """End a chat on the server (its token opens nothing again; its outbox is emptied)."""
+    async with deps.sessions() as session, session.begin():
+        await chat_session.end(session=session, secret=deps.secret, chat=chat)
+
+
+def _renew(
+    response: Response,
+    request: Request,
+    secret: str,
+    chat: chat_session.ChatSession,
+    https_only: bool,
+) -> None:
+    """Re-sign the cookie of a chat in use (the same identity), so it does not go idle."""
+    if chat.stale:
+        _set_cookie(response, request, chat_session.sign(secret, chat.identity), https_only)
 
 
 def _set_cookie(response: Response, request: Request, token: str, https_only: bool) -> None:
-    """(Re)set the chat cookie, so 30 days count from the last visit."""
+    """Set the chat cookie: a session cookie (the token itself goes idle on the server)."""
     response.set_cookie(
         CHAT_COOKIE,
         token,
-        max_age=COOKIE_SECONDS,
         path="/chat",
         secure=https_only or request.url.scheme == "https",
         httponly=True,
@@ -329,7 +384,7 @@ def _page(
     language: str,
     quick_exit_url: str,
     *,
-    token: str,
+    chat: chat_session.ChatSession | None,
     version: str = "",
     status: int = 200,
 ) -> Response:
@@ -341,7 +396,7 @@ def _page(
         "calls": words.calls[language],
         "helplines": json.dumps(calls, ensure_ascii=False),
         "quick_exit_url": quick_exit_url,
-        "csrf": csrf_for(deps.secret, token) if token else "",
+        "csrf": csrf_for(deps.secret, chat.identity) if chat else "",
         "version": version,
         "available": status == 200,
     }
@@ -464,14 +519,16 @@ def _degrees(value: object, limit: int) -> float | None:
     return float(value) if math.isfinite(value) and -limit <= value <= limit else None
 
 
-async def _quick_exit(deps: WebDeps, engine: DialogueEngine, token: str) -> None:
+async def _quick_exit(
+    deps: WebDeps, engine: DialogueEngine, chat: chat_session.ChatSession
+) -> None:
     """The engine's quick exit (the open case is marked left; a counsellor on Telegram told)."""
     inbound = Inbound(
-        user_id(deps.secret, token),
+        user_id(deps.secret, chat.identity),
         "web",
         InboundKind.COMMAND,
         command="exit",
-        address=web_address(token),
+        address=chat.address,
     )
     try:
         for reply in await engine.handle(inbound):
@@ -482,8 +539,8 @@ async def _quick_exit(deps: WebDeps, engine: DialogueEngine, token: str) -> None
 
 
 async def _answer(
-    deps: WebDeps, engine: DialogueEngine, inbound: Inbound, data: object, numbers: tuple[str, ...]
-) -> dict[str, Any]:
+    deps: WebDeps, engine: DialogueEngine, inbound: Inbound, numbers: tuple[str, ...]
+) -> tuple[dict[str, Any], list[Reply]]:
     """Ask the engine; deliver replies meant for other chats; the rest go to the page."""
     replies = await engine.handle(inbound)
     mine: list[Reply] = []
@@ -492,10 +549,9 @@ async def _answer(
             await deps.deliver(reply)
         else:
             mine.append(reply)
-    clear = any(r.delete_message_ids for r in mine) or _is_exit(engine, inbound)
-    after = cursor_of(str(data.get("after", "")) if isinstance(data, dict) else None)
+    clear = _is_exit(engine, inbound)
     shown = [_reply_json(r, numbers) for r in mine]
-    return {"replies": shown, "after": after, "clear": clear}
+    return {"replies": shown, "clear": clear}, mine
 
 
 def _is_exit(engine: DialogueEngine, inbound: Inbound) -> bool:
@@ -505,11 +561,16 @@ def _is_exit(engine: DialogueEngine, inbound: Inbound) -> bool:
     return inbound.kind is InboundKind.TEXT and engine.safety.is_exit(inbound.text[:MAX_TEXT])
 
 
-def cursor_of(value: str | None) -> int:
-    """An outbox cursor from the page: ASCII digits, at most MAX_CURSOR; anything else is 0."""
-    if not value or not (value.isascii() and value.isdigit()):
-        return 0
-    return MAX_CURSOR if len(value) > len(str(MAX_CURSOR)) else min(int(value), MAX_CURSOR)
+def acks_of(value: str | None) -> set[int]:
+    """Outbox ids the page acknowledges: `ack=12,13`, ASCII digits up to MAX_ID, at most
+    MAX_ACKS of them; anything else in the list is ignored."""
+    ids: set[int] = set()
+    for part in (value or "").split(",")[:MAX_ACKS]:
+        if part.isascii() and part.isdigit() and len(part) <= len(str(MAX_ID)):
+            number = int(part)
+            if 0 < number <= MAX_ID:
+                ids.add(number)
+    return ids
 
 
 def _html(text: str, numbers: tuple[str, ...]) -> str:
@@ -532,7 +593,7 @@ def _reply_json(reply: Reply, numbers: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _row_json(text: str, buttons: object, numbers: tuple[str, ...]) -> dict[str, Any]:
+def _row_json(row_id: int, text: str, buttons: object, numbers: tuple[str, ...]) -> dict[str, Any]:
     """An outbox row for the page (its buttons checked: only strings pass)."""
     rows = buttons if isinstance(buttons, list) else []
     clean = [
@@ -547,6 +608,7 @@ def _row_json(text: str, buttons: object, numbers: tuple[str, ...]) -> dict[str,
         if isinstance(row, list)
     ]
     return {
+        "id": row_id,
         "html": _html(text, numbers),
         "buttons": [r for r in clean if r],
         "location": "",

@@ -1,21 +1,28 @@
 """The web outbox: messages waiting for a web-chat page to fetch them.
 
-A counsellor's reply or a case update for a `web:<token>` address can be made in any process (the
-bot, the console), but only the page can collect it: it polls. Rows carry a keyed hash of the
-address, never the token itself. A page acknowledges what it has shown by polling with a cursor
-past it; acknowledged rows are deleted then, and anything left is deleted after a day.
+A counsellor's reply or a case update for a `web:<identity>` address can be made in any process
+(the bot, the console), but only the page can collect it: it polls. Rows carry a keyed hash of the
+address, never the address itself. A page acknowledges each message it has shown by its id on its
+next poll; acknowledged rows are deleted then (a counsellor message is recorded as delivered), and
+anything left is deleted after a day. Ids are never reused (AUTOINCREMENT, or PostgreSQL's
+sequence), and acknowledging by id rather than by a cursor keeps a message committed late, with a
+lower id than one already shown, from being skipped. A page shows each id once.
+
+Nothing is stored for a chat that was ended (quick exit, /exit, /delete): nobody will read it,
+and the next person on the phone must not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import WebOutboxDB, utcnow
+from bot.cases.receipts import mark_delivered
+from bot.db.models import EndedWebChatDB, WebOutboxDB, utcnow
 from bot.dialogue.addresses import web_token
 from bot.dialogue.messages import Reply
 from bot.privacy import pseudonymise
@@ -26,48 +33,76 @@ Outbox = Callable[[Reply], Awaitable[None]]
 
 
 def outbox_key(secret: str, address: str) -> str:
-    """The keyed hash that stands for a web chat's address in the outbox."""
+    """The keyed hash that stands for a web chat's address in the outbox (and once it ended)."""
     return pseudonymise(secret, "outbox", address)
 
 
 async def post(*, session: AsyncSession, reply: Reply, secret: str) -> None:
-    """Store a reply for the web chat it is addressed to (and purge expired rows)."""
+    """Store a reply for the web chat it is addressed to (and purge expired rows).
+
+    A reply for a chat that was ended is dropped.
+    """
     if web_token(reply.to) is None:
         raise ValueError("only replies for a web chat go to the web outbox")
     await purge(session=session)
+    key = outbox_key(secret, reply.to)
+    if await session.get(EndedWebChatDB, key) is not None:
+        return
     session.add(
         WebOutboxDB(
-            address=outbox_key(secret, reply.to),
+            address=key,
             text=reply.text,
             buttons=_buttons(reply),
+            receipt=reply.receipt,
             created_at=utcnow(),
         )
     )
     await session.flush()
 
 
-async def fetch(
-    *, session: AsyncSession, address: str, secret: str, after: int
-) -> tuple[list[WebOutboxDB], int]:
-    """The chat's rows after the cursor, oldest first, and the new cursor.
-
-    Rows up to `after` were shown already: they are deleted.
-    """
-    key = outbox_key(secret, address)
-    await session.execute(
-        delete(WebOutboxDB)
-        .where(WebOutboxDB.address == key, WebOutboxDB.id <= after)
-        .execution_options(synchronize_session=False)
+async def acknowledge(
+    *, session: AsyncSession, address: str, secret: str, ids: Collection[int]
+) -> None:
+    """The page showed these rows: delete them, and record the counsellor messages delivered."""
+    if not ids:
+        return
+    shown = (
+        (
+            await session.execute(
+                delete(WebOutboxDB)
+                .where(
+                    WebOutboxDB.address == outbox_key(secret, address),
+                    WebOutboxDB.id.in_(list(ids)),
+                )
+                .returning(WebOutboxDB.receipt)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        .scalars()
+        .all()
     )
-    rows = list(
+    await mark_delivered(session=session, message_ids=[r for r in shown if r is not None])
+
+
+async def fetch(*, session: AsyncSession, address: str, secret: str) -> list[WebOutboxDB]:
+    """The chat's rows not acknowledged yet, oldest first (a page skips ids it showed)."""
+    return list(
         await session.scalars(
             select(WebOutboxDB)
-            .where(WebOutboxDB.address == key, WebOutboxDB.id > after)
+            .where(WebOutboxDB.address == outbox_key(secret, address))
             .order_by(WebOutboxDB.id)
             .limit(FETCH_LIMIT)
         )
     )
-    return rows, (rows[-1].id if rows else after)
+
+
+async def discard(*, session: AsyncSession, address: str, secret: str) -> None:
+    """Delete every row for a chat (it ended)."""
+    await session.execute(
+        delete(WebOutboxDB)
+        .where(WebOutboxDB.address == outbox_key(secret, address))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def purge(*, session: AsyncSession) -> None:

@@ -259,3 +259,36 @@ async def test_repeated_unsure_answers_offer_a_counsellor(
     assert "ask:talk_to_counsellor" not in payloads(first)
     [second] = await engine.handle(young("blah blah again"))
     assert "ask:talk_to_counsellor" in payloads(second)
+
+
+async def test_exit_during_a_live_chat_keeps_the_relay(
+    ready: DialogueEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """/exit clears the screen; the counsellor is told; what they write next still reaches them.
+
+    Issue 17: /exit reset the state while the case stayed active, so the young person's next
+    messages got the bot's answers and never reached the counsellor, whose words still arrived.
+    """
+    await ready.handle(young("I want to talk to a counsellor"))
+    await ready.handle(staff(command="next"))
+    left = await ready.handle(young(command="exit"))
+    assert here(left)[0].ends_session
+    assert "quick exit" in plain(to(left, STAFF)[0])
+
+    relayed = await ready.handle(young("sorry, my sister came in. i'm back"))
+    [forwarded] = relayed
+    assert forwarded.to == STAFF and "i'm back" in plain(forwarded)
+    [case] = await cases(sessions)
+    assert case.status == "active" and case.left_how == "quick_exit"
+
+
+async def test_a_counsellor_message_carries_its_receipt(
+    ready: DialogueEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The relayed reply names the transcript row, so its delivery can be recorded."""
+    await ready.handle(young("I want to talk to a counsellor"))
+    await ready.handle(staff(command="next"))
+    [to_young] = await ready.handle(staff("I'm here."))
+    async with sessions() as session:
+        [row] = list(await session.scalars(select(CaseMessageDB)))
+    assert to_young.receipt == row.id and row.sender == "counsellor" and row.delivered_at is None

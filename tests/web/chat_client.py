@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
+from bot.web import chat_session
 from bot.web.chat import CHAT_COOKIE
 
 
@@ -34,9 +35,16 @@ class Chat:
 
     @property
     def token(self) -> str:
+        """The cookie's value (the signed token)."""
         value = self.client.cookies.get(CHAT_COOKIE, path="/chat")
         assert value
         return value
+
+    def identity(self, secret: str) -> str:
+        """The chat's identity (its address is `web:<identity>`)."""
+        chat = chat_session.read(secret, self.token)
+        assert chat is not None
+        return chat.identity
 
     async def post(self, body: Any, *, csrf: str | None = None) -> httpx.Response:
         headers = {"X-CSRF-Token": self.csrf if csrf is None else csrf}
@@ -50,9 +58,11 @@ class Chat:
         data: dict[str, Any] = response.json()
         return data
 
-    async def poll(self, after: int = 0) -> dict[str, Any]:
+    async def poll(self, ack: list[int] | None = None) -> dict[str, Any]:
+        """Poll, acknowledging the outbox ids in `ack` (as the page does with what it showed)."""
+        shown = ",".join(str(i) for i in ack or [])
         response = await self.client.get(
-            f"/chat/poll?after={after}", headers={"X-CSRF-Token": self.csrf}
+            f"/chat/poll?ack={shown}", headers={"X-CSRF-Token": self.csrf}
         )
         assert response.status_code == 200, response.text[:300]
         data: dict[str, Any] = response.json()

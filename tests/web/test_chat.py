@@ -23,7 +23,7 @@ from bot.dialogue.addresses import web_address, web_token
 from bot.dialogue.counsellor import Desk
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Button, Inbound, InboundKind, Reply
-from bot.web import outbox
+from bot.web import chat_session, outbox
 from bot.web.accounts import add_user
 from bot.web.app import build_web_app
 from bot.web.chat import CHAT_COOKIE, MAX_BODY, SENDS_PER_MINUTE, csrf_for
@@ -55,11 +55,12 @@ async def test_first_load_sets_the_chat_cookie_and_weighs_under_100_kb(app: Star
         cookie = page.headers["set-cookie"]
         assert cookie.startswith(f"{CHAT_COOKIE}=")
         assert all(part in cookie for part in ("HttpOnly", "Path=/chat", "SameSite=lax"))
-        assert "Max-Age=2592000" in cookie and "Secure" not in cookie
-        assert "healthbot_session" not in cookie
+        assert "Max-Age" not in cookie and "expires" not in cookie.lower()  # a session cookie
+        assert "Secure" not in cookie and "healthbot_session" not in cookie
         token = client.cookies.get(CHAT_COOKIE, path="/chat")
-        assert token is not None and len(token) == 43
-        assert csrf_for(SECRET, token) in page.text
+        chat = chat_session.read(SECRET, token)
+        assert chat is not None and token.startswith(chat.identity + ".")
+        assert csrf_for(SECRET, chat.identity) in page.text
         assert "script-src 'self'" in page.headers["content-security-policy"]
 
         [src] = re.findall(r'<script src="([^"]+)"', page.text)
@@ -72,7 +73,8 @@ async def test_first_load_sets_the_chat_cookie_and_weighs_under_100_kb(app: Star
         assert first_load <= PAGE_LIMIT, first_load
 
         again = await client.get("/chat")
-        assert client.cookies.get(CHAT_COOKIE, path="/chat") == token  # same chat next time
+        renewed = chat_session.read(SECRET, client.cookies.get(CHAT_COOKIE, path="/chat"))
+        assert renewed is not None and renewed.identity == chat.identity  # same chat next time
         assert again.status_code == 200
 
 
@@ -127,7 +129,7 @@ async def test_start_offers_english_and_kiswahili(chat: Chat) -> None:
     data = await chat.send(command="start")
     assert payloads_of(data) == ["lang:en", "lang:sw"]
     assert "Which language do you prefer?" in text_of(data)
-    assert data["clear"] is False and data["after"] == 0
+    assert data["clear"] is False and "renewed" not in data
 
 
 async def test_a_question_gets_an_answer_with_buttons(chat: Chat) -> None:
@@ -178,7 +180,7 @@ async def test_a_crisis_gets_the_helplines_and_opens_an_urgent_case(
     async with sessions() as session:
         [case] = list(await session.scalars(select(CaseDB)))
     assert case.priority == "urgent" and case.source == "crisis" and case.channel == "web"
-    assert unseal(SECRET, case.route or "") == web_address(chat.token)
+    assert unseal(SECRET, case.route or "") == web_address(chat.identity(SECRET))
     alert = telegram[1].sent()[-1]  # the counsellor on Telegram was alerted, not the page
     assert int(alert["chat_id"]) == 900001 and "URGENT" in alert["text"]
     assert "URGENT" not in said
@@ -204,13 +206,15 @@ async def test_a_counsellors_reply_reaches_only_that_chat(
         words = text_of(first)
         assert "A counsellor has joined" in words and "Hi, I'm here. <b>What</b> happened?" in words
         assert "&lt;b&gt;" in first["replies"][-1]["html"]  # their words stay words
-        assert first["after"] > 0
+        ids = [r["id"] for r in first["replies"]]
+        assert all(isinstance(i, int) for i in ids)
+        assert [r["id"] for r in (await chat.poll())["replies"]] == ids  # not acknowledged yet
 
         other = Chat(other_browser)
         await other.open()
         assert (await other.poll())["replies"] == []
 
-        assert (await chat.poll(first["after"]))["replies"] == []
+        assert (await chat.poll(ids))["replies"] == []
         async with sessions() as session:
             assert list(await session.scalars(select(WebOutboxDB))) == []  # seen: deleted
 
@@ -350,7 +354,7 @@ async def test_sending_too_fast_is_slowed_down_kindly(app: Starlette, chat: Chat
 async def test_the_outbox_keeps_a_hash_not_the_token_and_forgets_after_a_day(
     chat: Chat, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    to = web_address(chat.token)
+    to = web_address(chat.identity(SECRET))
     async with sessions() as session, session.begin():
         session.add(
             WebOutboxDB(
@@ -361,10 +365,11 @@ async def test_the_outbox_keeps_a_hash_not_the_token_and_forgets_after_a_day(
         await outbox.post(session=session, reply=reply, secret=SECRET)
     async with sessions() as session:
         [row] = list(await session.scalars(select(WebOutboxDB)))
-    assert chat.token not in row.address and row.address == outbox.outbox_key(SECRET, to)
+    assert chat.identity(SECRET) not in row.address and row.address == outbox.outbox_key(SECRET, to)
     data = await chat.poll()
     assert data["replies"] == [
         {
+            "id": row.id,
             "html": "Rate <i>this</i>",
             "buttons": [[{"label": "5", "payload": "rate:1:5"}]],
             "location": "",

@@ -270,7 +270,7 @@ async def test_the_quick_exit_marks_the_case_left_and_expires_the_cookie(
 ) -> None:
     await english(chat)
     await chat.send(text=CRISIS)
-    token = chat.token
+    token, identity = chat.token, chat.identity(SECRET)
 
     left = await chat.client.post("/chat/exit", headers={"X-CSRF-Token": chat.csrf})
 
@@ -284,7 +284,7 @@ async def test_the_quick_exit_marks_the_case_left_and_expires_the_cookie(
     assert case.left_how == "quick_exit" and case.status != "closed"
 
     async with sessions() as session, session.begin():  # a counsellor writes afterwards
-        later = Reply("Are you okay?", to=web_address(token))
+        later = Reply("Are you okay?", to=web_address(identity))
         await outbox.post(session=session, reply=later, secret=SECRET)
     await chat.open()  # the same phone opens the chat again: a new chat, nothing of the old
     assert chat.token != token

@@ -39,6 +39,7 @@ from bot.dialogue.counsellor import Desk
 from bot.web.accounts import add_user
 from bot.web.app import build_web_app
 from bot.web.chat import CHAT_COOKIE, csrf_for
+from bot.web.chat_session import sign
 from bot.web.security import SESSION_COOKIE, session_key
 from nlu.embedded import EmbeddedParser
 from tests.conftest import DESK_SETTINGS, SECRET
@@ -433,14 +434,15 @@ def chat_browser(app: Starlette, token: str | None = None) -> httpx.AsyncClient:
     return client
 
 
-async def poll(client: httpx.AsyncClient, csrf: str, after: str = "0") -> httpx.Response:
-    return await client.get("/chat/poll", params={"after": after}, headers={"X-CSRF-Token": csrf})
+async def poll(client: httpx.AsyncClient, csrf: str, ack: str = "") -> httpx.Response:
+    return await client.get("/chat/poll", params={"ack": ack}, headers={"X-CSRF-Token": csrf})
 
 
 async def test_a_forged_chat_token_cannot_read_another_chats_outbox(
     app: Starlette, browsers: dict[str, httpx.AsyncClient], seeded: Seeded, sessions: Sessions
 ) -> None:
-    victim = CHAT_TOKENS[MY_CASE]
+    victim = CHAT_TOKENS[MY_CASE]  # the chat's identity; its cookie is signed by the server
+    cookie = sign(SECRET, victim)
     reply = await browsers["counsellor"].post(
         f"/cases/{MY_CASE}/reply",
         data={"csrf_token": seeded.csrf["counsellor"], "text": "private words for case 2"},
@@ -452,34 +454,39 @@ async def test_a_forged_chat_token_cannot_read_another_chats_outbox(
     async with chat_browser(app) as attacker:
         own = await chat_csrf(attacker)
         own_token = attacker.cookies.get(CHAT_COOKIE, path="/chat")
-        assert own_token and own_token != victim
+        assert own_token and own_token != cookie
+        own_identity = own_token.split(".")[0]
         assert (await poll(attacker, own, "-1")).json()["replies"] == []
-        for after in ("0", "1", HUGE):
-            assert (await poll(attacker, own, after)).json()["replies"] == []
+        for ack in ("0", "1", "1,2,3", HUGE):  # acknowledging another chat's ids deletes nothing
+            assert (await poll(attacker, own, ack)).json()["replies"] == []
         # the victim's CSRF token needs the server's secret: guessing it is refused
-        for guess in (csrf_for("another secret", victim), csrf_for(SECRET, own_token), ""):
-            async with chat_browser(app, victim) as stolen_cookie_name:
+        for guess in (csrf_for("another secret", victim), csrf_for(SECRET, own_identity), ""):
+            async with chat_browser(app, cookie) as stolen_cookie_name:
                 response = await poll(stolen_cookie_name, guess)
                 assert response.status_code == 403 or response.json()["replies"] == []
     for forged in (
-        victim.upper(),
-        victim[:-1],
-        victim + "x",
-        f"web:{victim}",
-        victim[:-1] + "/",
-        "../" + victim[3:],
+        victim,  # the identity alone: a token the server did not sign opens nothing
+        sign("another secret", victim),
+        cookie.upper(),
+        cookie[:-1],
+        cookie + "x",
+        f"web:{cookie}",
+        cookie[:-1] + "/",
+        "../" + cookie[3:],
         secrets.token_urlsafe(32),
     ):
         async with chat_browser(app, forged) as client:
-            response = await poll(client, csrf_for(SECRET, forged))
-            assert response.status_code == 403 or response.json()["replies"] == [], forged
+            response = await poll(client, csrf_for(SECRET, victim))
+            assert response.status_code == 403, forged
             found = re.search(r'data-csrf="([^"]+)"', (await client.get("/chat")).text)
             assert found
             assert (await poll(client, found[1])).json()["replies"] == [], forged
 
-    async with chat_browser(app, victim) as owner:  # the control: the real chat still gets it
+    async with chat_browser(app, cookie) as owner:  # the control: the real chat still gets it
         response = await poll(owner, csrf_for(SECRET, victim))
         assert "private words for case 2" in response.json()["replies"][0]["html"]
+    async with sessions() as session:  # nothing the attacker acknowledged was deleted
+        assert len(list(await session.scalars(select(WebOutboxDB)))) == 1
 
 
 async def test_a_staff_session_is_not_a_chat_and_a_chat_is_not_a_session(
@@ -487,7 +494,7 @@ async def test_a_staff_session_is_not_a_chat_and_a_chat_is_not_a_session(
 ) -> None:
     admin = browsers["admin"]
     assert (await poll(admin, "")).status_code == 403, "a staff session alone is no chat"
-    async with chat_browser(app, CHAT_TOKENS[MY_CASE]) as chat:
+    async with chat_browser(app, sign(SECRET, CHAT_TOKENS[MY_CASE])) as chat:
         response = await chat.get("/audit")
         assert response.status_code == 303 and response.headers["location"] == "/login"
 
@@ -590,10 +597,10 @@ async def test_on_postgresql_big_numbers_and_nul_bytes_are_not_a_500(
         )
         token = secrets.token_urlsafe(32)
         got: dict[str, int] = {}
-        async with chat_browser(app, token) as chat:
-            for after in (str(2**31), str(2**62), "9" * 19):
-                got[f"poll after={after}"] = (
-                    await poll(chat, csrf_for(SECRET, token), after)
+        async with chat_browser(app, sign(SECRET, token)) as chat:
+            for ack in (str(2**31), str(2**62), "9" * 19):
+                got[f"poll ack={ack}"] = (
+                    await poll(chat, csrf_for(SECRET, token), ack)
                 ).status_code
         async with connect(app, raise_app_exceptions=False) as browser:
             csrf = await form_csrf(browser, "/login")
@@ -605,7 +612,7 @@ async def test_on_postgresql_big_numbers_and_nul_bytes_are_not_a_500(
             for path in (f"/cases/{2**31}", f"/cases/{2**31}/messages"):
                 got[path] = (await browser.get(path)).status_code
         wanted = {
-            **{f"poll after={a}": 200 for a in (str(2**31), str(2**62), "9" * 19)},
+            **{f"poll ack={a}": 200 for a in (str(2**31), str(2**62), "9" * 19)},
             **{f"login {u!r}": 401 for u in ("admin\x00", "counsellor\x00")},
             **{p: 404 for p in (f"/cases/{2**31}", f"/cases/{2**31}/messages")},
         }

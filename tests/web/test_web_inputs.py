@@ -24,7 +24,8 @@ from bot.db.migrate import upgrade
 from bot.db.models import ContentRevisionDB, UserDB
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.counsellor import STATE_WITH
-from bot.web.chat import CHAT_COOKIE, MAX_CURSOR, csrf_for, cursor_of, user_id
+from bot.web.chat import CHAT_COOKIE, MAX_ACKS, acks_of, csrf_for, user_id
+from bot.web.chat_session import sign
 from bot.web.inputs import has_control_characters, printable, use_database_ids, web_text
 from bot.web.limits import BodyLimit
 from nlu.embedded import EmbeddedParser
@@ -170,29 +171,27 @@ async def test_a_content_length_that_lies_does_not_lift_the_limit() -> None:
     assert body.sent <= LIMIT + body.size
 
 
-# the web chat's poll cursor ---------------------------------------------------------------------
+# the web chat's acknowledgements ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("value", "cursor"),
+    ("value", "ids"),
     [
-        ("0", 0),
-        ("17", 17),
-        (str(2**31 - 1), 2**31 - 1),
-        (str(2**31), MAX_CURSOR),
-        ("9" * 19, MAX_CURSOR),
-        ("9" * 5000, MAX_CURSOR),  # int() would refuse over 4300 digits
-        ("-1", 0),
-        ("\u00b2", 0),  # "²".isdigit(), but int("²") fails
-        ("\u0663", 0),  # int("٣") == 3, but only ASCII digits are a cursor
-        ("1e9", 0),
-        ("", 0),
-        (None, 0),
+        ("17", {17}),
+        ("3,1,3", {1, 3}),
+        (str(2**31 - 1), {2**31 - 1}),
+        (str(2**31), set()),  # over the id column: not an id
+        ("9" * 5000, set()),  # int() would refuse over 4300 digits
+        ("0,-1,1e9", set()),
+        ("\u00b2", set()),  # "²".isdigit(), but int("²") fails
+        ("\u0663", set()),  # int("٣") == 3, but only ASCII digits are an id
+        (",".join(str(i) for i in range(1, 200)), set(range(1, MAX_ACKS + 1))),
+        ("", set()),
+        (None, set()),
     ],
 )
-def test_a_poll_cursor_fits_the_outbox_id_column(value: str | None, cursor: int) -> None:
-    assert MAX_CURSOR == 2**31 - 1
-    assert cursor_of(value) == cursor
+def test_poll_acknowledgements_are_bounded_ids(value: str | None, ids: set[int]) -> None:
+    assert acks_of(value) == ids
 
 
 # NUL on PostgreSQL ------------------------------------------------------------------------------
@@ -232,7 +231,8 @@ async def test_on_postgresql_nul_in_every_form_and_the_web_chat_is_dropped_not_a
             assert young is not None
             young.state = STATE_WITH
         async with connect(app, raise_app_exceptions=False) as chat:
-            chat.cookies.set(CHAT_COOKIE, token, domain="testserver.local", path="/chat")
+            cookie = sign(SECRET, token)
+            chat.cookies.set(CHAT_COOKIE, cookie, domain="testserver.local", path="/chat")
             headers = {"X-CSRF-Token": csrf_for(SECRET, token)}
             body = {"text": "thank\x00 you"}
             got["chat"] = (await chat.post("/chat/send", json=body, headers=headers)).status_code

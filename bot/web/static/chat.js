@@ -4,7 +4,9 @@
    here; everything else is inserted as text. A crisis answer's helplines come first, as big
    tap-to-call buttons; every refusal shows the 24-hour helplines. The quick exit (the button,
    Esc, or typing exit / toka / /exit) stops everything, tells the server, and replaces this page
-   in the history with a neutral one. */
+   in the history with a neutral one. Counsellors' messages are acknowledged by id on the next
+   poll (the desk then sees them delivered) and each id is shown once. After /delete the server
+   starts a new chat: the page forgets the old one and takes the new chat's CSRF token. */
 (function () {
   "use strict";
   var body = document.body;
@@ -16,7 +18,8 @@
   var log = document.getElementById("log");
   var form = document.getElementById("ask");
   var input = document.getElementById("text");
-  var after = 0;
+  var shown = {}; // outbox ids this page has shown
+  var acks = []; // ... and not yet acknowledged
   var polling = false;
   var left = false;
   var queue = Promise.resolve();
@@ -121,13 +124,24 @@
       quickExit(); // the server took this for a quick exit: leave as the button does
       return;
     }
+    if (data.renewed && typeof data.csrf === "string") {
+      // /delete: the old chat ended on the server; forget it here too and carry on as a new one
+      csrf = data.csrf;
+      log.textContent = "";
+      shown = {};
+      acks = [];
+    }
     var first = asked && asked.parentNode === log ? asked : null;
     (data.replies || []).forEach(function (reply) {
+      if (typeof reply.id === "number") {
+        if (shown[reply.id]) return; // shown already, its acknowledgement on its way
+        shown[reply.id] = true;
+        acks.push(reply.id);
+      }
       var el = show(reply);
       first = first || el;
     });
     if (first) reveal(first);
-    if (typeof data.after === "number" && data.after > after) after = data.after;
   }
 
   function refused(error, asked) {
@@ -174,7 +188,6 @@
   function send(data, echo) {
     if (left) return;
     var asked = echo ? add("me", echo) : null;
-    data.after = after;
     queue = queue.then(function () {
       if (left) return null;
       var typing = add("bot typing", "\u2022\u2022\u2022");
@@ -212,8 +225,11 @@
   function poll() {
     if (left || polling || document.visibilityState === "hidden") return;
     polling = true;
-    call("/chat/poll?after=" + after, { method: "GET" }).then(handle, function () {})
-      .then(function () { polling = false; });
+    var sent = acks.slice(0, 50);
+    call("/chat/poll?ack=" + sent.join(","), { method: "GET" }).then(function (data) {
+      acks = acks.filter(function (id) { return sent.indexOf(id) < 0; });
+      handle(data);
+    }, function () {}).then(function () { polling = false; });
   }
 
   function isExit(text) {
