@@ -15,13 +15,18 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
 
 from bot.content.store import ContentStore
 from bot.db.migrate import upgrade
 from bot.db.models import CaseMessageDB, WebOutboxDB
 from bot.db.session import create_engine, session_factory
+from bot.dialogue.addresses import telegram_address
+from bot.dialogue.messages import Reply
 from bot.web.accounts import add_user
+from handlers.messages import deliver
 from nlu.embedded import EmbeddedParser
+from tests.fakes.request import RecordingRequest
 from tests.web.chat_client import Chat, client_of, english, text_of
 from tests.web.test_authorisation_matrix import whole_app
 
@@ -147,3 +152,17 @@ async def test_a_reply_not_yet_shown_is_sent_not_delivered(
     assert "✓ sent" in before and "delivered" not in before
     assert "✓ sent" in shown and "delivered" not in shown
     assert "✓✓ delivered" in after and "✓ sent" not in after
+
+
+async def test_a_reply_telegram_accepted_is_recorded_delivered(
+    telegram: tuple[Bot, RecordingRequest],
+) -> None:
+    recorded: list[int] = []
+
+    async def receipts(message_id: int) -> None:
+        recorded.append(message_id)
+
+    await deliver(telegram[0], Reply("hi", to=telegram_address(5), receipt=7), receipts=receipts)
+    await deliver(telegram[0], Reply("alert", to=telegram_address(5)), receipts=receipts)
+    await deliver(None, Reply("lost", to=telegram_address(5), receipt=8), receipts=receipts)
+    assert len(telegram[1].sent()) == 2 and recorded == [7]
