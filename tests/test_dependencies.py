@@ -7,7 +7,9 @@ to update both and the lock file).
 
 from __future__ import annotations
 
+import re
 import tomllib
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -68,3 +70,73 @@ def test_the_floor_check_catches_an_old_floor() -> None:
     assert floor(SpecifierSet("~=3.1")) == Version("3.1")
     assert floor(SpecifierSet("<4")) is None
     assert floor(SpecifierSet(">=3.1.6,<4")) == Version("3.1.6")
+
+
+# ---- the lock files: what `make` and the Dockerfile install ----
+
+LOCK = paths.PROJECT_ROOT / "requirements.lock"
+PROD_LOCK = paths.PROJECT_ROOT / "requirements-prod.lock"
+_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)")
+
+
+def pins(lock: Path) -> dict[str, Version]:
+    """Package -> pinned version; every pin must carry at least one hash."""
+    text = lock.read_text(encoding="utf-8")
+    found: dict[str, Version] = {}
+    for block in re.split(r"\n(?=\S)", text):
+        match = _PIN.match(block)
+        if match is None:
+            continue
+        assert "--hash=sha256:" in block, f"{lock.name}: {match['name']} has no hash"
+        found[canonicalize_name(match["name"])] = Version(match["version"])
+    return found
+
+
+def declared(*, dev: bool) -> list[Requirement]:
+    """pyproject.toml's dependencies (and the dev extra) whose markers hold here."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    lines = project["dependencies"] + (project["optional-dependencies"]["dev"] if dev else [])
+    reqs = [Requirement(line) for line in lines]
+    return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
+
+
+@pytest.mark.parametrize(("lock", "dev"), [(LOCK, True), (PROD_LOCK, False)])
+def test_the_lock_pins_every_declared_dependency_within_its_specifier(
+    lock: Path, dev: bool
+) -> None:
+    locked = pins(lock)
+    for requirement in declared(dev=dev):
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{lock.name} lacks {name}: run `make lock`"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (
+            f"{lock.name} pins {name}=={locked[name]}, outside {requirement}: run `make lock`"
+        )
+
+
+def test_the_production_lock_is_the_runtime_part_of_the_lock_at_the_same_versions() -> None:
+    locked, prod = pins(LOCK), pins(PROD_LOCK)
+    assert {name: locked.get(name) for name in prod} == prod
+    dev_only = {canonicalize_name(r.name) for r in declared(dev=True)} - {
+        canonicalize_name(r.name) for r in declared(dev=False)
+    }
+    assert dev_only and not dev_only & set(prod), "dev tools in the production lock"
+
+
+@pytest.mark.parametrize("lock", [LOCK, PROD_LOCK])
+def test_no_locked_version_has_a_listed_advisory(lock: Path) -> None:
+    locked = pins(lock)
+    for package, (fixed, advisory) in ADVISORIES.items():
+        assert package in locked, f"{lock.name} lacks {package}"
+        assert locked[package] >= Version(fixed), f"{lock.name}: {package} ({advisory})"
+
+
+def test_make_and_the_dockerfile_install_from_the_locks_with_hashes() -> None:
+    makefile = (paths.PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    stamp = re.search(r"^\$\(STAMP\):(?P<prereqs>.*)$", makefile, re.MULTILINE)
+    assert stamp is not None and "requirements.lock" in stamp["prereqs"].split()
+    assert "pip install --quiet --require-hashes -r requirements.lock" in makefile
+    assert "pip install --quiet --no-deps -e ." in makefile
+    assert re.search(r"^lock:", makefile, re.MULTILINE), "no `make lock`"
+    dockerfile = (paths.PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "--require-hashes -r requirements-prod.lock" in dockerfile
+    assert "pip install --no-deps -e ." in dockerfile
