@@ -43,12 +43,13 @@ lock:
 	.venv-lock/bin/pip-compile $(LOCK_FLAGS) -c requirements.lock -o requirements-prod.lock \
 		pyproject.toml
 
-# A .env with a fresh random HEALTHBOT_SECRET, made once from .env.example.
+# A .env with a fresh random HEALTHBOT_SECRET and RASA_TOKEN, made once from .env.example.
 env: .env
 .env: | .env.example
 	@$(BIN)/python -c "import secrets, pathlib; t = pathlib.Path('.env.example').read_text(); \
-	pathlib.Path('.env').write_text(t.replace('HEALTHBOT_SECRET=\n', 'HEALTHBOT_SECRET=' + secrets.token_urlsafe(32) + '\n', 1))"
-	@echo "wrote .env with a new HEALTHBOT_SECRET"
+	t = t.replace('HEALTHBOT_SECRET=\n', 'HEALTHBOT_SECRET=' + secrets.token_urlsafe(32) + '\n', 1); \
+	pathlib.Path('.env').write_text(t.replace('RASA_TOKEN=\n', 'RASA_TOKEN=' + secrets.token_urlsafe(32) + '\n', 1))"
+	@echo "wrote .env with a new HEALTHBOT_SECRET and RASA_TOKEN"
 
 db: install env
 	$(BIN)/healthbot db upgrade

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot import paths
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_rasa_token, load_settings
 from bot.content.store import ContentError
 from bot.logs import configure_logging
 
@@ -165,7 +165,7 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         embedded = build_parser(settings.with_backend("embedded"))
         evaluations.append(asyncio.run(evaluate.evaluate_parser("embedded", embedded, examples)))
     if args.backend in ("rasa", "both"):
-        rasa = RasaParser(settings.rasa_url, timeout=10.0)
+        rasa = RasaParser(settings.rasa_url, token=settings.rasa_token, timeout=10.0)
 
         async def run_rasa() -> evaluate.Evaluation:
             try:
@@ -214,13 +214,13 @@ def _evaluate_crisis(settings: Settings) -> str:
 
 
 def cmd_nlu_serve(_settings: Settings | None, args: argparse.Namespace) -> int:
-    """Serve the trained Rasa model (`rasa run --enable-api`) in the foreground."""
+    """Serve the trained Rasa model (`rasa run --enable-api --auth-token`) in the foreground."""
     import os
 
     from nlu import rasa_tools
 
     try:
-        command = rasa_tools.serve_command(args.host, args.port)
+        command = rasa_tools.serve_command(load_rasa_token(), args.host, args.port)
     except rasa_tools.RasaNotInstalled as exc:
         raise ConfigError(f"{exc}.") from exc
     if not rasa_tools.model_path().is_file():
@@ -632,7 +632,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
         help="where to write the Markdown report (default docs/nlu-report.md; '' for none)",
     )
     evaluate.set_defaults(handler=cmd_nlu_evaluate)
-    serve = nlu_sub.add_parser("serve", help="serve the Rasa model at 127.0.0.1:5005")
+    serve = nlu_sub.add_parser(
+        "serve", help="serve the Rasa model at 127.0.0.1:5005; its API needs RASA_TOKEN (.env)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5005)
     serve.set_defaults(handler=cmd_nlu_serve, needs_settings=False)

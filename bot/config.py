@@ -34,6 +34,7 @@ ENVIRONMENT = (
     "DATABASE_URL",
     "NLU_BACKEND",
     "RASA_URL",
+    "RASA_TOKEN",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "WEB_SECURE_COOKIES",
@@ -65,6 +66,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     nlu_backend: NluBackend = "embedded"
     rasa_url: str = DEFAULT_RASA_URL
+    rasa_token: str | None = field(default=None, repr=False)  # `rasa run --auth-token`
     log_level: str = "INFO"
     counsellor_hours: tuple[time, time] = DEFAULT_COUNSELLOR_HOURS  # Nairobi time
     case_realert_minutes: int = 5
@@ -101,14 +103,33 @@ class Settings:
         return self.webhook_url, self.webhook_secret
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
-) -> Settings:
-    """Read settings; real environment variables win over the `.env` file."""
+def _read(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
+    return values
+
+
+def load_rasa_token(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> str:
+    """RASA_TOKEN alone (`healthbot nlu serve` needs no other setting), or a ConfigError."""
+    token = _read(environ, env_file).get("RASA_TOKEN", "").strip()
+    if len(token) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            "RASA_TOKEN is not set (or shorter than 16 characters): the Rasa server's API "
+            "answers only requests that carry it. `make run` writes one into a new .env; or set "
+            "it to a long random string (openssl rand -hex 32) in .env."
+        )
+    return token
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Read settings; real environment variables win over the `.env` file."""
+    values = _read(environ, env_file)
 
     def get(name: str) -> str | None:
         value = values.get(name, "").strip()
@@ -135,6 +156,7 @@ def load_settings(
     _require_http_url("TELEGRAM_API_BASE_URL", base_url)
     rasa_url = get("RASA_URL") or DEFAULT_RASA_URL
     _require_http_url("RASA_URL", rasa_url)
+    rasa_token = get("RASA_TOKEN")
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
     scheme = database_url.split(":", 1)[0].split("+", 1)[0]
@@ -194,6 +216,7 @@ def load_settings(
         database_url=database_url,
         nlu_backend="rasa" if backend == "rasa" else "embedded",
         rasa_url=rasa_url,
+        rasa_token=rasa_token,
         log_level=log_level,
         counsellor_hours=hours,
         case_realert_minutes=int(realert),

@@ -76,7 +76,7 @@ def build_parser(settings: Settings, model_path: Path = paths.EMBEDDED_MODEL) ->
     log.info("embedded NLU model %s", "trained" if trained else "reused")
     embedded = EmbeddedParser(model)
     if settings.nlu_backend == "rasa":
-        return FallbackParser(RasaParser(settings.rasa_url), embedded)
+        return FallbackParser(RasaParser(settings.rasa_url, token=settings.rasa_token), embedded)
     return embedded
 
 

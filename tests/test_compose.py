@@ -43,6 +43,7 @@ REQUIRED = {
     "POSTGRES_PASSWORD",
     "WEBHOOK_SECRET",
     "PUBLIC_HOST",
+    "RASA_TOKEN",
 }
 SECRETS = REQUIRED - {"PUBLIC_HOST"}
 # settings a service needs beyond those all three share
@@ -53,6 +54,7 @@ SAMPLE_ENV = {
     "POSTGRES_PASSWORD": "9c" * 32,
     "WEBHOOK_SECRET": "a7" * 32,
     "PUBLIC_HOST": "bot.example.org",
+    "RASA_TOKEN": "3f" * 32,
 }
 # variables the other images read; the healthbot image reads bot.config.ENVIRONMENT only
 OTHER_IMAGES_ENV = {
@@ -64,6 +66,7 @@ OTHER_IMAGES_ENV = {
         "SQLALCHEMY_SILENCE_UBER_WARNING",
         "PYTHONWARNINGS",
         "RASA_CACHE_DIRECTORY",
+        "RASA_TOKEN",  # the healthcheck sends it
     },
 }
 
@@ -405,6 +408,7 @@ def test_healthbot_services_set_only_settings_the_code_reads(name: str) -> None:
     assert "env_file" not in service, "env_file would pass every variable of the file"
     assert set(env) <= set(ENVIRONMENT), set(env) - set(ENVIRONMENT)
     needed = {"HEALTHBOT_SECRET", "DATABASE_URL", "TELEGRAM_BOT_TOKEN", "NLU_BACKEND", "RASA_URL"}
+    needed |= {"RASA_TOKEN"}
     needed |= {"LOG_FORMAT"} | NEEDED_BY.get(name, set())
     assert needed <= set(env), needed - set(env)
 
@@ -498,6 +502,19 @@ def test_rasa_url_is_the_rasa_service_on_its_port() -> None:
         assert option(args, "-i", "--interface") == "0.0.0.0"  # noqa: S104
         assert url.port == int(option(args, "-p", "--port"))
     assert f":{url.port}/status" in healthcheck_command(rasa)
+
+
+def test_the_rasa_api_needs_the_token_the_bot_and_console_send() -> None:
+    all_services = services()
+    rasa = all_services["rasa"]
+    token = SAMPLE_ENV["RASA_TOKEN"]
+    assert option(command(rasa), "--auth-token") == token
+    for name in HEALTHBOT_SERVICES:
+        settings = load_settings(environ=environment(all_services[name]), env_file=None)
+        assert settings.rasa_token == token, name
+    assert environment(rasa)["RASA_TOKEN"] == token
+    check = healthcheck_command(rasa)
+    assert "os.environ['RASA_TOKEN']" in check and "'token'" in check
 
 
 def test_rasa_serves_the_model_rasa_train_writes_from_the_repositorys_nlu() -> None:
