@@ -111,14 +111,15 @@ def cmd_chat(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
-    """Upgrade, downgrade or show the schema revision."""
+    """Upgrade, downgrade or show the schema revision, as the owner (MIGRATION_DATABASE_URL)."""
     from bot.db import migrate
 
+    url = settings.migration_url
     if args.action == "upgrade":
-        asyncio.run(migrate.upgrade(settings.database_url, args.revision or "head"))
+        asyncio.run(migrate.upgrade(url, args.revision or "head"))
     elif args.action == "downgrade":
-        asyncio.run(migrate.downgrade(settings.database_url, args.revision or "base"))
-    print(asyncio.run(migrate.current_revision(settings.database_url)) or "(empty)")
+        asyncio.run(migrate.downgrade(url, args.revision or "base"))
+    print(asyncio.run(migrate.current_revision(url)) or "(empty)")
     return 0
 
 
@@ -541,7 +542,7 @@ def _with_sessions(
     from bot.db.session import create_engine, session_factory
 
     async def main() -> T:
-        await migrate.upgrade(settings.database_url)
+        await migrate.upgrade(settings.migration_url)
         engine = create_engine(settings.database_url)
         try:
             return await work(session_factory(engine))
@@ -595,7 +596,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "start", help="Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat (make run)"
     ).set_defaults(handler=cmd_start, webhook=False)
 
-    db = sub.add_parser("db", help="database schema: upgrade, downgrade, current")
+    db = sub.add_parser(
+        "db",
+        help="database schema: upgrade, downgrade, current (as MIGRATION_DATABASE_URL's role, "
+        "else DATABASE_URL's)",
+    )
     db.add_argument("action", choices=("upgrade", "downgrade", "current"))
     db.add_argument("revision", nargs="?", help="target revision (default head / base)")
     db.set_defaults(handler=cmd_db)

@@ -32,6 +32,7 @@ ENVIRONMENT = (
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_BASE_URL",
     "DATABASE_URL",
+    "MIGRATION_DATABASE_URL",
     "NLU_BACKEND",
     "RASA_URL",
     "RASA_TOKEN",
@@ -64,6 +65,8 @@ class Settings:
     telegram_bot_token: str | None = None
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     database_url: str = DEFAULT_DATABASE_URL
+    # the role that owns the schema and runs `healthbot db upgrade`; DATABASE_URL when unset
+    migration_database_url: str | None = field(default=None, repr=False)
     nlu_backend: NluBackend = "embedded"
     rasa_url: str = DEFAULT_RASA_URL
     rasa_token: str | None = field(default=None, repr=False)  # `rasa run --auth-token`
@@ -79,6 +82,11 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS  # messages and transcripts older are purged
     telegram_max_rate: int = DEFAULT_TELEGRAM_MAX_RATE  # messages a second overall; 0: no limit
     quick_exit_url: str = DEFAULT_QUICK_EXIT_URL  # the web chat's quick exit replaces the page
+
+    @property
+    def migration_url(self) -> str:
+        """The URL migrations run with: MIGRATION_DATABASE_URL, else DATABASE_URL."""
+        return self.migration_database_url or self.database_url
 
     def with_backend(self, backend: NluBackend) -> Settings:
         """A copy with another NLU backend."""
@@ -159,12 +167,10 @@ def load_settings(
     rasa_token = get("RASA_TOKEN")
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    scheme = database_url.split(":", 1)[0].split("+", 1)[0]
-    if scheme not in {"sqlite", "postgresql", "postgres"} or "://" not in database_url:
-        raise ConfigError(
-            "DATABASE_URL must be an sqlite:/// or postgresql:// URL, "
-            "for example sqlite:///data/healthbot.db."
-        )
+    _require_database_url("DATABASE_URL", database_url)
+    migration_database_url = get("MIGRATION_DATABASE_URL")
+    if migration_database_url is not None:
+        _require_database_url("MIGRATION_DATABASE_URL", migration_database_url)
 
     backend = (get("NLU_BACKEND") or "embedded").lower()
     if backend not in ("embedded", "rasa"):
@@ -214,6 +220,7 @@ def load_settings(
         telegram_bot_token=token,
         telegram_api_base_url=base_url,
         database_url=database_url,
+        migration_database_url=migration_database_url,
         nlu_backend="rasa" if backend == "rasa" else "embedded",
         rasa_url=rasa_url,
         rasa_token=rasa_token,
@@ -246,6 +253,15 @@ def _hours(value: str) -> tuple[time, time]:
     if start >= end:
         raise ConfigError("COUNSELLOR_HOURS must look like 08:00-20:00 (start before end).")
     return start, end
+
+
+def _require_database_url(name: str, value: str) -> None:
+    scheme = value.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in {"sqlite", "postgresql", "postgres"} or "://" not in value:
+        raise ConfigError(
+            f"{name} must be an sqlite:/// or postgresql:// URL, "
+            "for example sqlite:///data/healthbot.db."
+        )
 
 
 def _require_http_url(name: str, value: str) -> None:

@@ -72,3 +72,16 @@ def test_serving_rasa_needs_a_long_token(tmp_path: Path) -> None:
     for environ in ({"RASA_TOKEN": ""}, {"RASA_TOKEN": "short"}):
         with pytest.raises(ConfigError, match="RASA_TOKEN is not set"):
             load_rasa_token(environ, env_file=tmp_path / "missing")
+
+
+def test_migrations_run_with_their_own_url_or_the_database_url(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    app = "postgresql://healthbot_app:a@db/healthbot"
+    owner = "postgresql://healthbot_owner:o@db/healthbot"
+    both = load_settings({**GOOD, "DATABASE_URL": app, "MIGRATION_DATABASE_URL": owner}, missing)
+    assert (both.database_url, both.migration_url) == (app, owner)
+    assert "healthbot_owner" not in repr(both)
+    laptop = load_settings(GOOD, env_file=missing)
+    assert laptop.migration_url == laptop.database_url == "sqlite:///data/healthbot.db"
+    with pytest.raises(ConfigError, match="MIGRATION_DATABASE_URL must be"):
+        load_settings({**GOOD, "MIGRATION_DATABASE_URL": "mysql://x/y"}, env_file=missing)
