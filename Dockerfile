@@ -17,15 +17,15 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" > /tmp/requirements.txt \
-    && pip install --prefer-binary -r /tmp/requirements.txt
+# Dependencies first, exactly the hash-checked versions of requirements-prod.lock (the runtime
+# subset of requirements.lock, which `make test` installs), so code changes do not reinstall them.
+COPY pyproject.toml README.md requirements-prod.lock ./
+RUN pip install --only-binary=:all: --require-hashes -r requirements-prod.lock
 
 COPY bot ./bot
 COPY nlu ./nlu
 COPY handlers ./handlers
-RUN pip install -e . \
+RUN pip install --no-deps -e . \
     && pip uninstall -y pip
 
 # ---- runtime: slim Python, the venv, the code and content; no compiler, no pip ----

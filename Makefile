@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup install env db nlu rasa rasa-model rasa-serve chromium lint typecheck check-content \
+.PHONY: run test setup install lock env db nlu rasa rasa-model rasa-serve chromium lint typecheck check-content \
 	pytest bench clean
 
 # The web console runs beside the bot (http://127.0.0.1:8000) and stops with it.
@@ -17,22 +17,39 @@ test: setup rasa-model chromium check-content lint typecheck pytest
 
 setup: install env db nlu
 
-$(STAMP): pyproject.toml
+# Exactly the versions in requirements.lock (hash-checked), then the project itself without
+# resolving anything; `make lock` regenerates the lock files when pyproject.toml changes.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# A .env with a fresh random HEALTHBOT_SECRET, made once from .env.example.
+# requirements.lock: every package (dev tools too) with hashes, what `make` installs;
+# requirements-prod.lock: the runtime subset at the same versions, what the Dockerfile installs.
+# Existing pins are kept where pyproject.toml still allows them; `make lock UPGRADE=1` takes the
+# newest versions. pip-tools runs in its own throw-away environment (.venv-lock).
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links $(if $(UPGRADE),--upgrade)
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet pip-tools
+	.venv-lock/bin/pip-compile $(LOCK_FLAGS) --extra dev -o requirements.lock pyproject.toml
+	.venv-lock/bin/pip-compile $(LOCK_FLAGS) -c requirements.lock -o requirements-prod.lock \
+		pyproject.toml
+
+# A .env with a fresh random HEALTHBOT_SECRET and RASA_TOKEN, made once from .env.example.
 env: .env
 .env: | .env.example
 	@$(BIN)/python -c "import secrets, pathlib; t = pathlib.Path('.env.example').read_text(); \
-	pathlib.Path('.env').write_text(t.replace('HEALTHBOT_SECRET=\n', 'HEALTHBOT_SECRET=' + secrets.token_urlsafe(32) + '\n', 1))"
-	@echo "wrote .env with a new HEALTHBOT_SECRET"
+	t = t.replace('HEALTHBOT_SECRET=\n', 'HEALTHBOT_SECRET=' + secrets.token_urlsafe(32) + '\n', 1); \
+	pathlib.Path('.env').write_text(t.replace('RASA_TOKEN=\n', 'RASA_TOKEN=' + secrets.token_urlsafe(32) + '\n', 1))"
+	@echo "wrote .env with a new HEALTHBOT_SECRET and RASA_TOKEN"
 
 db: install env
 	$(BIN)/healthbot db upgrade
@@ -95,4 +112,4 @@ bench: setup
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) .venv-rasa data .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .venv-rasa .venv-lock data .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import resource
+import secrets
 import sys
 from pathlib import Path
 
@@ -41,9 +42,10 @@ async def main() -> None:
         embedded.parse_sync(example.text)
     local = await evaluate_parser("embedded", embedded, examples)
 
-    process, url = start_server()
+    token = secrets.token_urlsafe(32)
+    process, url = start_server(token)
     try:
-        rasa = RasaParser(url, timeout=10)
+        rasa = RasaParser(url, token=token, timeout=10)
         for example in examples[:20]:
             await rasa.parse(example.text)
         remote = await evaluate_parser("rasa (HTTP)", rasa, examples)

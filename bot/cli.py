@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot import paths
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_rasa_token, load_settings
 from bot.content.store import ContentError
 from bot.logs import configure_logging
 
@@ -111,14 +111,15 @@ def cmd_chat(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
-    """Upgrade, downgrade or show the schema revision."""
+    """Upgrade, downgrade or show the schema revision, as the owner (MIGRATION_DATABASE_URL)."""
     from bot.db import migrate
 
+    url = settings.migration_url
     if args.action == "upgrade":
-        asyncio.run(migrate.upgrade(settings.database_url, args.revision or "head"))
+        asyncio.run(migrate.upgrade(url, args.revision or "head"))
     elif args.action == "downgrade":
-        asyncio.run(migrate.downgrade(settings.database_url, args.revision or "base"))
-    print(asyncio.run(migrate.current_revision(settings.database_url)) or "(empty)")
+        asyncio.run(migrate.downgrade(url, args.revision or "base"))
+    print(asyncio.run(migrate.current_revision(url)) or "(empty)")
     return 0
 
 
@@ -165,7 +166,7 @@ def cmd_nlu_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         embedded = build_parser(settings.with_backend("embedded"))
         evaluations.append(asyncio.run(evaluate.evaluate_parser("embedded", embedded, examples)))
     if args.backend in ("rasa", "both"):
-        rasa = RasaParser(settings.rasa_url, timeout=10.0)
+        rasa = RasaParser(settings.rasa_url, token=settings.rasa_token, timeout=10.0)
 
         async def run_rasa() -> evaluate.Evaluation:
             try:
@@ -214,13 +215,13 @@ def _evaluate_crisis(settings: Settings) -> str:
 
 
 def cmd_nlu_serve(_settings: Settings | None, args: argparse.Namespace) -> int:
-    """Serve the trained Rasa model (`rasa run --enable-api`) in the foreground."""
+    """Serve the trained Rasa model (`rasa run --enable-api --auth-token`) in the foreground."""
     import os
 
     from nlu import rasa_tools
 
     try:
-        command = rasa_tools.serve_command(args.host, args.port)
+        command = rasa_tools.serve_command(load_rasa_token(), args.host, args.port)
     except rasa_tools.RasaNotInstalled as exc:
         raise ConfigError(f"{exc}.") from exc
     if not rasa_tools.model_path().is_file():
@@ -541,7 +542,7 @@ def _with_sessions(
     from bot.db.session import create_engine, session_factory
 
     async def main() -> T:
-        await migrate.upgrade(settings.database_url)
+        await migrate.upgrade(settings.migration_url)
         engine = create_engine(settings.database_url)
         try:
             return await work(session_factory(engine))
@@ -595,7 +596,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "start", help="Telegram when TELEGRAM_BOT_TOKEN is set, else the terminal chat (make run)"
     ).set_defaults(handler=cmd_start, webhook=False)
 
-    db = sub.add_parser("db", help="database schema: upgrade, downgrade, current")
+    db = sub.add_parser(
+        "db",
+        help="database schema: upgrade, downgrade, current (as MIGRATION_DATABASE_URL's role, "
+        "else DATABASE_URL's)",
+    )
     db.add_argument("action", choices=("upgrade", "downgrade", "current"))
     db.add_argument("revision", nargs="?", help="target revision (default head / base)")
     db.set_defaults(handler=cmd_db)
@@ -632,7 +637,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
         help="where to write the Markdown report (default docs/nlu-report.md; '' for none)",
     )
     evaluate.set_defaults(handler=cmd_nlu_evaluate)
-    serve = nlu_sub.add_parser("serve", help="serve the Rasa model at 127.0.0.1:5005")
+    serve = nlu_sub.add_parser(
+        "serve", help="serve the Rasa model at 127.0.0.1:5005; its API needs RASA_TOKEN (.env)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5005)
     serve.set_defaults(handler=cmd_nlu_serve, needs_settings=False)

@@ -32,8 +32,10 @@ ENVIRONMENT = (
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_BASE_URL",
     "DATABASE_URL",
+    "MIGRATION_DATABASE_URL",
     "NLU_BACKEND",
     "RASA_URL",
+    "RASA_TOKEN",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "WEB_SECURE_COOKIES",
@@ -63,8 +65,11 @@ class Settings:
     telegram_bot_token: str | None = None
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     database_url: str = DEFAULT_DATABASE_URL
+    # the role that owns the schema and runs `healthbot db upgrade`; DATABASE_URL when unset
+    migration_database_url: str | None = field(default=None, repr=False)
     nlu_backend: NluBackend = "embedded"
     rasa_url: str = DEFAULT_RASA_URL
+    rasa_token: str | None = field(default=None, repr=False)  # `rasa run --auth-token`
     log_level: str = "INFO"
     counsellor_hours: tuple[time, time] = DEFAULT_COUNSELLOR_HOURS  # Nairobi time
     case_realert_minutes: int = 5
@@ -77,6 +82,11 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS  # messages and transcripts older are purged
     telegram_max_rate: int = DEFAULT_TELEGRAM_MAX_RATE  # messages a second overall; 0: no limit
     quick_exit_url: str = DEFAULT_QUICK_EXIT_URL  # the web chat's quick exit replaces the page
+
+    @property
+    def migration_url(self) -> str:
+        """The URL migrations run with: MIGRATION_DATABASE_URL, else DATABASE_URL."""
+        return self.migration_database_url or self.database_url
 
     def with_backend(self, backend: NluBackend) -> Settings:
         """A copy with another NLU backend."""
@@ -101,14 +111,33 @@ class Settings:
         return self.webhook_url, self.webhook_secret
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
-) -> Settings:
-    """Read settings; real environment variables win over the `.env` file."""
+def _read(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
+    return values
+
+
+def load_rasa_token(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> str:
+    """RASA_TOKEN alone (`healthbot nlu serve` needs no other setting), or a ConfigError."""
+    token = _read(environ, env_file).get("RASA_TOKEN", "").strip()
+    if len(token) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            "RASA_TOKEN is not set (or shorter than 16 characters): the Rasa server's API "
+            "answers only requests that carry it. `make run` writes one into a new .env; or set "
+            "it to a long random string (openssl rand -hex 32) in .env."
+        )
+    return token
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Read settings; real environment variables win over the `.env` file."""
+    values = _read(environ, env_file)
 
     def get(name: str) -> str | None:
         value = values.get(name, "").strip()
@@ -135,14 +164,13 @@ def load_settings(
     _require_http_url("TELEGRAM_API_BASE_URL", base_url)
     rasa_url = get("RASA_URL") or DEFAULT_RASA_URL
     _require_http_url("RASA_URL", rasa_url)
+    rasa_token = get("RASA_TOKEN")
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    scheme = database_url.split(":", 1)[0].split("+", 1)[0]
-    if scheme not in {"sqlite", "postgresql", "postgres"} or "://" not in database_url:
-        raise ConfigError(
-            "DATABASE_URL must be an sqlite:/// or postgresql:// URL, "
-            "for example sqlite:///data/healthbot.db."
-        )
+    _require_database_url("DATABASE_URL", database_url)
+    migration_database_url = get("MIGRATION_DATABASE_URL")
+    if migration_database_url is not None:
+        _require_database_url("MIGRATION_DATABASE_URL", migration_database_url)
 
     backend = (get("NLU_BACKEND") or "embedded").lower()
     if backend not in ("embedded", "rasa"):
@@ -192,8 +220,10 @@ def load_settings(
         telegram_bot_token=token,
         telegram_api_base_url=base_url,
         database_url=database_url,
+        migration_database_url=migration_database_url,
         nlu_backend="rasa" if backend == "rasa" else "embedded",
         rasa_url=rasa_url,
+        rasa_token=rasa_token,
         log_level=log_level,
         counsellor_hours=hours,
         case_realert_minutes=int(realert),
@@ -223,6 +253,15 @@ def _hours(value: str) -> tuple[time, time]:
     if start >= end:
         raise ConfigError("COUNSELLOR_HOURS must look like 08:00-20:00 (start before end).")
     return start, end
+
+
+def _require_database_url(name: str, value: str) -> None:
+    scheme = value.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in {"sqlite", "postgresql", "postgres"} or "://" not in value:
+        raise ConfigError(
+            f"{name} must be an sqlite:/// or postgresql:// URL, "
+            "for example sqlite:///data/healthbot.db."
+        )
 
 
 def _require_http_url(name: str, value: str) -> None:

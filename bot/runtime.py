@@ -76,7 +76,7 @@ def build_parser(settings: Settings, model_path: Path = paths.EMBEDDED_MODEL) ->
     log.info("embedded NLU model %s", "trained" if trained else "reused")
     embedded = EmbeddedParser(model)
     if settings.nlu_backend == "rasa":
-        return FallbackParser(RasaParser(settings.rasa_url), embedded)
+        return FallbackParser(RasaParser(settings.rasa_url, token=settings.rasa_token), embedded)
     return embedded
 
 
@@ -162,7 +162,9 @@ async def prepare(
     503 and delivered again by Telegram.
     """
     started = time.perf_counter()
-    await upgrade(settings.database_url)
+    # A no-op when the schema is current, as it is when compose's `migrate` ran first: the app
+    # role (DATABASE_URL) may not change the schema; MIGRATION_DATABASE_URL's role owns it.
+    await upgrade(settings.migration_url)
     content = load_content(content_dir)
     parser = build_parser(settings)
     db = create_engine(settings.database_url, pool_pre_ping=ping_on_checkout)

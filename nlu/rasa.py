@@ -20,19 +20,30 @@ FALLBACK_INTENT = "nlu_fallback"
 
 
 class RasaParser:
-    """A client for a running Rasa server (`rasa run --enable-api`)."""
+    """A client for a running Rasa server (`rasa run --enable-api --auth-token ...`).
+
+    With a token, every request carries it as the `token` query parameter, the way Rasa's HTTP
+    API takes it (`/status` and `/model/parse` answer 401 without it). httpx logs request URLs
+    only at INFO, which bot/logs.py silences, so the token stays out of the logs.
+    """
 
     def __init__(
-        self, url: str, *, timeout: float = DEFAULT_TIMEOUT, client: httpx.AsyncClient | None = None
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self._endpoint = url.rstrip("/") + "/model/parse"
         self._status = url.rstrip("/") + "/status"
+        self._params = {"token": token} if token else {}
         self._client = client or httpx.AsyncClient(timeout=timeout)
 
     async def reachable(self) -> bool:
         """Whether the server answers `/status` with a loaded model (for readiness checks)."""
         try:
-            response = await self._client.get(self._status)
+            response = await self._client.get(self._status, params=self._params)
             return response.status_code == 200 and bool(response.json().get("model_file"))
         except (httpx.HTTPError, ValueError, AttributeError):
             return False
@@ -44,7 +55,9 @@ class RasaParser:
     async def parse(self, text: str) -> ParseResult:
         """Parse through the server; ParserUnavailable when it is down, slow or answers garbage."""
         try:
-            response = await self._client.post(self._endpoint, json={"text": text})
+            response = await self._client.post(
+                self._endpoint, json={"text": text}, params=self._params
+            )
         except httpx.HTTPError as exc:
             raise ParserUnavailable(f"rasa unreachable: {exc.__class__.__name__}") from exc
         if response.status_code != 200:

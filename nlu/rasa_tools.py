@@ -88,12 +88,20 @@ def train(*, force: bool = False) -> tuple[Path, bool]:
     return target, True
 
 
-def serve_command(host: str = "127.0.0.1", port: int = 5005) -> list[str]:
-    """The command that serves the current model over HTTP (`/model/parse`)."""
+def serve_command(token: str, host: str = "127.0.0.1", port: int = 5005) -> list[str]:
+    """The command that serves the current model over HTTP (`/model/parse`).
+
+    The API answers only requests that carry `token` (`?token=...`): without `--auth-token`,
+    `--enable-api` lets anyone who reaches the port replace or delete the model.
+    """
+    if not token:
+        raise ValueError("the Rasa API needs an auth token")
     return [
         str(require_rasa()),
         "run",
         "--enable-api",
+        "--auth-token",
+        token,
         "-m",
         str(model_path()),
         "-i",
@@ -111,15 +119,15 @@ def free_port() -> int:
 
 
 def start_server(
-    port: int | None = None, timeout: float = 240.0
+    token: str, port: int | None = None, timeout: float = 240.0
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `rasa run --enable-api` on 127.0.0.1 and wait until its model is loaded."""
+    """Start `rasa run --enable-api --auth-token TOKEN` on 127.0.0.1; wait for its model."""
     model = model_path()
     if not model.is_file():
         raise RasaNotInstalled(f"no Rasa model at {model}: run `make rasa-model`")
     port = port or free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own executable
-        serve_command("127.0.0.1", port),
+        serve_command(token, "127.0.0.1", port),
         env=rasa_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -130,7 +138,8 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError("the Rasa server exited during start-up")
         try:
-            if httpx.get(f"{url}/status", timeout=2).json().get("model_file"):
+            status = httpx.get(f"{url}/status", params={"token": token}, timeout=2)
+            if status.json().get("model_file"):
                 return process, url
         except (httpx.HTTPError, ValueError):
             pass

@@ -104,6 +104,32 @@ def test_start_without_a_token_opens_the_terminal_chat(workdir: Path) -> None:
     assert "<b>" not in done.stdout
 
 
+def test_nlu_serve_refuses_to_open_the_rasa_api_without_a_token(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RASA_TOKEN=\n")
+    done = healthbot("nlu", "serve", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("healthbot: RASA_TOKEN is not set")
+    short = healthbot("nlu", "serve", cwd=tmp_path, RASA_TOKEN="short")
+    assert short.returncode == 2 and "RASA_TOKEN is not set" in short.stderr
+
+
+def test_the_rasa_server_command_carries_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nlu import rasa_tools
+
+    rasa = tmp_path / "rasa"
+    rasa.write_text("")
+    monkeypatch.setattr(rasa_tools, "RASA_BIN", rasa)
+    command = rasa_tools.serve_command("a-long-random-token-0123", "127.0.0.1", 5005)
+    assert command[command.index("--enable-api") + 1 :][:2] == [
+        "--auth-token",
+        "a-long-random-token-0123",
+    ]
+    with pytest.raises(ValueError, match="token"):
+        rasa_tools.serve_command("", "127.0.0.1", 5005)
+
+
 def test_db_upgrade_and_downgrade(workdir: Path) -> None:
     assert healthbot("db", "upgrade", cwd=workdir).stdout.strip() == "0008"
     assert healthbot("db", "downgrade", cwd=workdir).stdout.strip() == "(empty)"

@@ -41,8 +41,11 @@ REQUIRED = {
     "HEALTHBOT_SECRET",
     "TELEGRAM_BOT_TOKEN",
     "POSTGRES_PASSWORD",
+    "POSTGRES_OWNER_PASSWORD",
+    "POSTGRES_APP_PASSWORD",
     "WEBHOOK_SECRET",
     "PUBLIC_HOST",
+    "RASA_TOKEN",
 }
 SECRETS = REQUIRED - {"PUBLIC_HOST"}
 # settings a service needs beyond those all three share
@@ -51,12 +54,22 @@ SAMPLE_ENV = {
     "HEALTHBOT_SECRET": "5e" * 32,
     "TELEGRAM_BOT_TOKEN": "123456789:AAHsample-token_for-the-tests",
     "POSTGRES_PASSWORD": "9c" * 32,
+    "POSTGRES_OWNER_PASSWORD": "0d" * 32,
+    "POSTGRES_APP_PASSWORD": "e1" * 32,
     "WEBHOOK_SECRET": "a7" * 32,
     "PUBLIC_HOST": "bot.example.org",
+    "RASA_TOKEN": "3f" * 32,
 }
 # variables the other images read; the healthbot image reads bot.config.ENVIRONMENT only
 OTHER_IMAGES_ENV = {
-    "postgres:": {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"},
+    # the two role passwords: deploy/postgres-init/10-healthbot-roles.sh reads them
+    "postgres:": {
+        "POSTGRES_USER",
+        "POSTGRES_DB",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_OWNER_PASSWORD",
+        "POSTGRES_APP_PASSWORD",
+    },
     "caddy:": {"PUBLIC_HOST"},
     "rasa/rasa:": {
         "RASA_TELEMETRY_ENABLED",
@@ -64,6 +77,7 @@ OTHER_IMAGES_ENV = {
         "SQLALCHEMY_SILENCE_UBER_WARNING",
         "PYTHONWARNINGS",
         "RASA_CACHE_DIRECTORY",
+        "RASA_TOKEN",  # the healthcheck sends it
     },
 }
 
@@ -405,6 +419,7 @@ def test_healthbot_services_set_only_settings_the_code_reads(name: str) -> None:
     assert "env_file" not in service, "env_file would pass every variable of the file"
     assert set(env) <= set(ENVIRONMENT), set(env) - set(ENVIRONMENT)
     needed = {"HEALTHBOT_SECRET", "DATABASE_URL", "TELEGRAM_BOT_TOKEN", "NLU_BACKEND", "RASA_URL"}
+    needed |= {"RASA_TOKEN"}
     needed |= {"LOG_FORMAT"} | NEEDED_BY.get(name, set())
     assert needed <= set(env), needed - set(env)
 
@@ -458,7 +473,14 @@ def test_no_secret_has_a_literal_value_or_a_default() -> None:
             if key in SECRETS:
                 assert re.fullmatch(rf"\$\{{{key}:\?[^}}]+\}}", value), f"{key}={value}"
             if key == "DATABASE_URL":
-                assert re.fullmatch(r"postgresql://\w+:\$\{POSTGRES_PASSWORD:\?[^}]+\}@\S+", value)
+                assert re.fullmatch(
+                    r"postgresql://healthbot_app:\$\{POSTGRES_APP_PASSWORD:\?[^}]+\}@\S+", value
+                )
+            if key == "MIGRATION_DATABASE_URL":
+                assert re.fullmatch(
+                    r"postgresql://healthbot_owner:\$\{POSTGRES_OWNER_PASSWORD:\?[^}]+\}@\S+",
+                    value,
+                )
     for name in SECRETS:
         references = re.findall(rf"\$\{{{name}([^}}]*)\}}", text)
         assert references and all(ref.startswith(":?") for ref in references), name
@@ -474,16 +496,53 @@ def test_database_url_points_at_the_postgres_service() -> None:
         postgres = all_services[url.hostname]
         assert postgres["image"].startswith("postgres:16")
         pg_env = environment(postgres)
-        assert (url.username, url.password) == (
-            pg_env["POSTGRES_USER"],
-            pg_env["POSTGRES_PASSWORD"],
-        )
+        assert (url.username, url.password) == ("healthbot_app", pg_env["POSTGRES_APP_PASSWORD"])
         assert url.path == "/" + pg_env["POSTGRES_DB"] and (url.port or 5432) == 5432
-        assert url.password == SAMPLE_ENV["POSTGRES_PASSWORD"]
+        assert url.password == SAMPLE_ENV["POSTGRES_APP_PASSWORD"]
     check = healthcheck_command(all_services["postgres"]).split()
     assert check[:2] == ["CMD", "pg_isready"]
     assert option(check, "-U", "--username") == pg_env["POSTGRES_USER"]
     assert option(check, "-d", "--dbname") == pg_env["POSTGRES_DB"]
+
+
+def test_only_migrate_connects_as_the_schema_owner_and_nothing_as_the_superuser() -> None:
+    all_services = services()
+    pg_env = environment(all_services["postgres"])
+    superuser = pg_env["POSTGRES_USER"]
+    for name in HEALTHBOT_SERVICES:
+        env = environment(all_services[name])
+        settings = load_settings(environ=env, env_file=None)
+        app, owner = urlsplit(settings.database_url), urlsplit(settings.migration_url)
+        assert app.username == "healthbot_app" != superuser, name
+        assert pg_env["POSTGRES_PASSWORD"] not in " ".join(env.values()), name
+        if name == "migrate":
+            assert (owner.username, owner.password) == (
+                "healthbot_owner",
+                pg_env["POSTGRES_OWNER_PASSWORD"],
+            )
+            assert (owner.hostname, owner.path) == (app.hostname, app.path)
+        else:
+            assert "MIGRATION_DATABASE_URL" not in env, f"{name} must not own the schema"
+            assert pg_env["POSTGRES_OWNER_PASSWORD"] not in " ".join(env.values()), name
+    assert one_shots() >= {"migrate"}
+    for name in ("bot", "web"):
+        depends = all_services[name]["depends_on"]["migrate"]
+        assert depends["condition"] == "service_completed_successfully"
+
+
+def test_postgres_makes_the_owner_and_app_roles_on_first_start() -> None:
+    postgres = services()["postgres"]
+    init = [m for m in mounts(postgres) if m.target == "/docker-entrypoint-initdb.d"]
+    assert len(init) == 1 and not init[0].named_volume
+    scripts = sorted((ROOT / init[0].source).glob("*.sh"))
+    assert [s.name for s in scripts] == ["10-healthbot-roles.sh"]
+    script = scripts[0].read_text("utf-8")
+    # the role names the URLs use are the script's defaults
+    assert "${HEALTHBOT_DB_OWNER:-healthbot_owner}" in script
+    assert "${HEALTHBOT_DB_APP:-healthbot_app}" in script
+    for password in ("POSTGRES_OWNER_PASSWORD", "POSTGRES_APP_PASSWORD"):
+        assert f"${{{password}:?" in script and password in environment(postgres)
+    assert "ALTER DEFAULT PRIVILEGES FOR ROLE" in script and "NOSUPERUSER" in script
 
 
 def test_rasa_url_is_the_rasa_service_on_its_port() -> None:
@@ -498,6 +557,19 @@ def test_rasa_url_is_the_rasa_service_on_its_port() -> None:
         assert option(args, "-i", "--interface") == "0.0.0.0"  # noqa: S104
         assert url.port == int(option(args, "-p", "--port"))
     assert f":{url.port}/status" in healthcheck_command(rasa)
+
+
+def test_the_rasa_api_needs_the_token_the_bot_and_console_send() -> None:
+    all_services = services()
+    rasa = all_services["rasa"]
+    token = SAMPLE_ENV["RASA_TOKEN"]
+    assert option(command(rasa), "--auth-token") == token
+    for name in HEALTHBOT_SERVICES:
+        settings = load_settings(environ=environment(all_services[name]), env_file=None)
+        assert settings.rasa_token == token, name
+    assert environment(rasa)["RASA_TOKEN"] == token
+    check = healthcheck_command(rasa)
+    assert "os.environ['RASA_TOKEN']" in check and "'token'" in check
 
 
 def test_rasa_serves_the_model_rasa_train_writes_from_the_repositorys_nlu() -> None:

@@ -134,3 +134,30 @@ async def test_a_crisis_the_rasa_model_misses_is_still_detected(parser: Embedded
     result = await fallback.parse("nataka kujiua")
     assert result.crisis.detected and result.crisis.category == "suicide"
     await fallback.close()
+
+
+async def test_the_client_sends_the_auth_token_as_rasa_takes_it() -> None:
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        if request.url.path == "/status":
+            return httpx.Response(200, json={"model_file": "nlu.tar.gz"})
+        return httpx.Response(200, json=RASA_BODY)
+
+    transport = httpx.MockTransport(handler)
+    parser = RasaParser(
+        "http://rasa.test", token="t0ken-t0ken-t0ken", client=httpx.AsyncClient(transport=transport)
+    )
+    await parser.parse("where can I get PrEP in Kisumu")
+    assert await parser.reachable()
+    await parser.close()
+    assert [url.params.get("token") for url in seen] == ["t0ken-t0ken-t0ken"] * 2
+
+
+async def test_a_refused_token_makes_the_parser_unavailable() -> None:
+    parser = client(lambda _request: httpx.Response(401, json={"reason": "NotAuthenticated"}))
+    with pytest.raises(ParserUnavailable, match="401"):
+        await parser.parse("hello")
+    assert not await parser.reachable()
+    await parser.close()

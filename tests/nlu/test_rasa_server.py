@@ -6,15 +6,19 @@ These fail, never skip, when Rasa or its model is missing: `make rasa-model` mak
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
+import subprocess
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.store import ContentStore
 from nlu import rasa_tools
 from nlu.embedded import EmbeddedParser
+from nlu.parser import ParserUnavailable
 from nlu.rasa import FallbackParser, RasaParser
 from tests.conftest import make_engine
 from tests.factories import text
@@ -22,8 +26,13 @@ from tests.factories import text
 pytestmark = pytest.mark.rasa
 
 
-start_rasa = rasa_tools.start_server
+# the servers these tests start answer only requests that carry this token
+TOKEN = secrets.token_urlsafe(32)
 stop = rasa_tools.stop_server
+
+
+def start_rasa(port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    return rasa_tools.start_server(TOKEN, port)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +42,32 @@ def rasa_url() -> Iterator[str]:
     stop(process)
 
 
-async def test_the_rasa_server_parses_to_the_contract(rasa_url: str) -> None:
+def test_the_rasa_api_refuses_requests_without_the_token(rasa_url: str) -> None:
+    body = {"text": "where can I get PrEP in Kisumu"}
+    for params in ({}, {"token": "not-" + TOKEN}):
+        parse = httpx.post(f"{rasa_url}/model/parse", json=body, params=params, timeout=10)
+        status = httpx.get(f"{rasa_url}/status", params=params, timeout=10)
+        assert (parse.status_code, status.status_code) == (401, 401), params
+    # replacing the model is what an open API would let anyone on the network do
+    put = httpx.put(f"{rasa_url}/model", json={"model_file": "/tmp/x.tar.gz"}, timeout=10)
+    assert put.status_code == 401
+    accepted = httpx.post(f"{rasa_url}/model/parse", json=body, params={"token": TOKEN}, timeout=10)
+    assert accepted.is_success
+
+
+async def test_the_client_without_the_token_is_refused(rasa_url: str) -> None:
     parser = RasaParser(rasa_url, timeout=10)
+    try:
+        with pytest.raises(ParserUnavailable, match="401"):
+            await parser.parse("what is prep")
+        assert not await parser.reachable()
+    finally:
+        await parser.close()
+
+
+async def test_the_rasa_server_parses_to_the_contract(rasa_url: str) -> None:
+    parser = RasaParser(rasa_url, token=TOKEN, timeout=10)
+    assert await parser.reachable()
     try:
         result = await parser.parse("where can I get PrEP in Kisumu")
     finally:
@@ -50,7 +83,7 @@ async def test_the_bot_answers_through_rasa(
     sessions: async_sessionmaker[AsyncSession],
     content: ContentStore,
 ) -> None:
-    backend = FallbackParser(RasaParser(rasa_url, timeout=10), parser)
+    backend = FallbackParser(RasaParser(rasa_url, token=TOKEN, timeout=10), parser)
     engine = make_engine(sessions, backend, content)
     try:
         [answer] = await engine.handle(text("how do i get tested for hiv"))
@@ -68,7 +101,7 @@ async def test_the_bot_keeps_answering_when_rasa_stops_mid_conversation(
     content: ContentStore,
 ) -> None:
     process, url = start_rasa()
-    backend = FallbackParser(RasaParser(url, timeout=2), parser)
+    backend = FallbackParser(RasaParser(url, token=TOKEN, timeout=2), parser)
     engine = make_engine(sessions, backend, content)
     try:
         [before] = await engine.handle(text("what is prep"))
@@ -91,7 +124,7 @@ async def test_rasa_killed_and_restarted_during_traffic_every_message_is_answere
     """SIGKILL the server mid-traffic: the embedded parser answers; Rasa answers again after."""
     process, url = start_rasa()
     port = int(url.rsplit(":", 1)[1])
-    backend = FallbackParser(RasaParser(url, timeout=2), parser)
+    backend = FallbackParser(RasaParser(url, token=TOKEN, timeout=2), parser)
     engine = make_engine(sessions, backend, content)
     questions = ("what is prep", "how do i get tested for hiv", "how do i use a condom")
     answered: list[int] = []
