@@ -327,7 +327,8 @@ async def close_case(
 ) -> CaseDB | None:
     """Close the counsellor's active case and delete its transcript; None if it is not theirs.
 
-    The sealed route stays until the young person rates the chat (or `forget_route`).
+    The sealed route stays until the young person rates the chat (or `forget_route`), for a day
+    at most (the retention purge clears it then).
     """
     closed = await _update(
         session,

@@ -2,8 +2,8 @@
 
 Both sides stay anonymous: counsellors see case numbers, young people see "Counsellor". The young
 person's channel address is sealed (encrypted) in the case while it is open, so the bot can
-write to them; it is forgotten once they have rated the chat. Everything lives in the database:
-a restart loses no case, claim, message or timer.
+write to them; it is forgotten once they have rated the chat, or a day after it closed.
+Everything lives in the database: a restart loses no case, claim, message or timer.
 """
 
 from __future__ import annotations
