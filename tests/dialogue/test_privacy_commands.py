@@ -409,6 +409,7 @@ async def test_delete_from_the_web_chat_removes_that_chats_outbox_only(
             [
                 "deleted after 90 days",
                 "a day at most, rated or not",
+                "within a day, I close it",
                 "kept for a year after it closes",
                 "/mydata shows",
                 "/delete deletes",
@@ -420,6 +421,7 @@ async def test_delete_from_the_web_chat_removes_that_chats_outbox_only(
             [
                 "baada ya siku 90",
                 "kwa muda usiozidi siku moja",
+                "ndani ya siku moja, ninalifunga",
                 "huhifadhiwa kwa mwaka mmoja baada ya kufungwa",
                 "/mydata inaonyesha",
                 "/delete inakifuta",
