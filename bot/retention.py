@@ -10,6 +10,7 @@
 | `audit_log` | older than `AUDIT_FOR` (365 days) |
 | `channel_messages` | older than 2 days (Telegram cannot delete a message after 48 hours) |
 | `telegram_updates`, `web_outbox` | older than 1 day |
+| `ended_web_chats` (keyed hashes of ended tokens) | ended over 30 days ago (`ENDED_CHATS_FOR`) |
 | `unanswered`, `referral_searches` (linked to nobody) | older than 365 days |
 
 Why these periods. The sealed address exists only so the bot can write to the young person: after
@@ -52,6 +53,7 @@ from bot.db.models import (
     CaseMessageDB,
     CaseNoteDB,
     ChannelMessageDB,
+    EndedWebChatDB,
     FeedbackDB,
     MessageDB,
     ReferralSearchDB,
@@ -78,6 +80,9 @@ UNLINKED_FOR = timedelta(days=365)
 ROUTE_FOR = timedelta(hours=24)  # the rating window after a close
 CASES_FOR = timedelta(days=365)  # closed cases and counsellors' notes (safeguarding)
 AUDIT_FOR = CASES_FOR  # as long as the cases it speaks about
+# the web chat cookie's lifetime (bot.web.chat.COOKIE_SECONDS): an ended token's cookie has
+# expired in every browser by then, so its hash guards nothing
+ENDED_CHATS_FOR = timedelta(days=30)
 
 
 @dataclass
@@ -96,6 +101,7 @@ class PurgeReport:
     channel_messages: int = 0
     telegram_updates: int = 0
     web_outbox: int = 0
+    ended_web_chats: int = 0
     unanswered: int = 0
     referral_searches: int = 0
 
@@ -145,6 +151,9 @@ async def purge(
     )
     report.web_outbox = await _batched(
         sessions, WebOutboxDB.id, WebOutboxDB.created_at < now - OUTBOX_FOR, walk=True
+    )
+    report.ended_web_chats = await _batched(
+        sessions, EndedWebChatDB.key, EndedWebChatDB.ended_at < now - ENDED_CHATS_FOR
     )
     last_day = (now + NAIROBI_OFFSET).date() - UNLINKED_FOR  # rows linked to nobody keep a day
     report.unanswered = await _batched(sessions, UnansweredDB.id, UnansweredDB.day < last_day)

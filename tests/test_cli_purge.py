@@ -26,6 +26,7 @@ TABLES = [
     "channel_messages",
     "telegram_updates",
     "web_outbox",
+    "ended_web_chats",
     "unanswered",
     "referral_searches",
 ]

@@ -21,6 +21,7 @@ from bot.db.models import (
     CaseMessageDB,
     CaseNoteDB,
     ChannelMessageDB,
+    EndedWebChatDB,
     FeedbackDB,
     MessageDB,
     ReferralSearchDB,
@@ -31,6 +32,7 @@ from bot.db.models import (
 )
 from bot.db.session import create_engine, session_factory
 from bot.retention import PurgeReport, purge
+from bot.web.chat import COOKIE_SECONDS
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TODAY = (NOW + NAIROBI_OFFSET).date()
@@ -54,6 +56,7 @@ EXPECTED = {
     "channel_messages": 1,
     "telegram_updates": 1,
     "web_outbox": 1,
+    "ended_web_chats": 1,
     "unanswered": 1,
     "referral_searches": 1,
 }
@@ -76,6 +79,7 @@ class Kept:
     channel_message: int
     update: int
     outbox: int
+    ended_chat: str
     unanswered: str
     search: str
 
@@ -176,6 +180,8 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Kept:
         update_new = TelegramUpdateDB(update_id=2, received_at=ago(hours=23))
         outbox_old = WebOutboxDB(address="k", text="x", buttons=[], created_at=ago(hours=25))
         outbox_new = WebOutboxDB(address="k", text="y", buttons=[], created_at=ago(hours=23))
+        ended_old = EndedWebChatDB(key="o" * 64, ended_at=ago(days=30, minutes=1))
+        ended_new = EndedWebChatDB(key="n" * 64, ended_at=ago(days=29, hours=23))
         question_old = UnansweredDB(text="q", language="en", day=TODAY - timedelta(days=366))
         question_new = UnansweredDB(text="q", language="en", day=TODAY - timedelta(days=365))
         search_old = ReferralSearchDB(service="prep", day=TODAY - timedelta(days=366))
@@ -195,6 +201,8 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Kept:
                 update_new,
                 outbox_old,
                 outbox_new,
+                ended_old,
+                ended_new,
                 question_old,
                 question_new,
                 search_old,
@@ -212,6 +220,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Kept:
             channel_message=chat_new.id,
             update=update_new.update_id,
             outbox=outbox_new.id,
+            ended_chat=ended_new.key,
             unanswered=question_new.id,
             search=search_new.id,
         )
@@ -230,6 +239,7 @@ async def check_what_is_left(sessions: async_sessionmaker[AsyncSession], kept: K
     assert await ids(sessions, ChannelMessageDB.id) == [kept.channel_message]
     assert await ids(sessions, TelegramUpdateDB.update_id) == [kept.update]
     assert await ids(sessions, WebOutboxDB.id) == [kept.outbox]
+    assert await ids(sessions, EndedWebChatDB.key) == [kept.ended_chat]
     assert await ids(sessions, UnansweredDB.id) == [kept.unanswered]
     assert await ids(sessions, ReferralSearchDB.id) == [kept.search]
     async with sessions() as session:
@@ -314,6 +324,10 @@ async def test_two_purges_at_once_delete_each_row_once(
     )
     assert _sum(reports) == EXPECTED
     await check_what_is_left(sessions, kept)
+
+
+def test_ended_web_chats_are_kept_as_long_as_the_chat_cookie_lives() -> None:
+    assert timedelta(seconds=COOKIE_SECONDS) == retention.ENDED_CHATS_FOR
 
 
 async def test_retention_must_be_at_least_a_day(
