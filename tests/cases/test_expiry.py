@@ -17,6 +17,7 @@ from bot.db.models import AuditDB, CaseDB, UserDB, utcnow
 from bot.db.session import create_engine, session_factory
 from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Inbound, InboundKind
+from bot.retention import purge
 from tests.factories import USER, plain
 
 YOUNG = "telegram:555000111"
@@ -74,6 +75,21 @@ async def test_a_case_waiting_over_a_day_is_closed_and_the_young_person_told(
     assert user is not None and user.state == "idle"
     assert (row.actor, row.action, row.target) == ("system", "case.expire", f"case {case.id}")
     assert await engine.expire_waiting_cases() == []  # once only
+
+
+async def test_after_expiry_the_young_person_is_purged_like_anyone_else(
+    engine: DialogueEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await ask_for_a_counsellor(engine)
+    async with sessions() as session, session.begin():
+        await session.execute(update(UserDB).values(last_seen_at=utcnow() - timedelta(days=100)))
+    await waited(sessions, timedelta(days=100))
+    assert (await purge(sessions, retention_days=90)).users == 0  # a waiting case keeps them
+    await engine.expire_waiting_cases()
+    report = await purge(sessions, retention_days=90)
+    assert (report.users, report.cases_unlinked) == (1, 1)
+    case = await the_case(sessions)
+    assert case.user_id is None and case.route is None
 
 
 async def test_a_case_waiting_less_than_a_day_is_untouched(
