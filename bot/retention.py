@@ -4,11 +4,26 @@
 |---|---|
 | `messages` (and the `feedback` on them) | older than `retention_days` |
 | `case_messages` (transcripts) | older than `retention_days` |
-| `cases.route` (sealed address) of closed cases | closed longer than `retention_days` ago |
+| `cases.route` (sealed address) of closed cases | closed longer than `ROUTE_FOR` (24 hours) ago |
 | `users` with no waiting or active case | not seen for `retention_days` (cases unlinked first) |
+| closed `cases` and their `case_notes` | closed longer than `CASES_FOR` (365 days) ago |
+| `audit_log` | older than `AUDIT_FOR` (365 days) |
 | `channel_messages` | older than 2 days (Telegram cannot delete a message after 48 hours) |
 | `telegram_updates`, `web_outbox` | older than 1 day |
+| `ended_web_chats` (keyed hashes of ended tokens) | ended over 12 hours ago (`ENDED_CHATS_FOR`) |
 | `unanswered`, `referral_searches` (linked to nobody) | older than 365 days |
+
+Why these periods. The sealed address exists only so the bot can write to the young person: after
+a close that is the rating question, sent at once, so it is kept for a day (`ROUTE_FOR`, rated or
+not) and no longer; a web chat's address is its bearer token. A closed case and a counsellor's
+notes are safeguarding records: a young person may come back about the same abuse, a supervisor
+may review how a crisis was handled, a complaint or a referral to the police or children's services
+may follow weeks later. A year covers those (and a year of case counts for insight); after that
+free-text notes about a minor are more risk than use, so the case row goes with them: nothing is
+kept "for insight" that a counsellor's note could link to a person. The audit log names staff and
+case numbers: it is kept as long as the cases it speaks about (`AUDIT_FOR`), so every action on a
+case can be checked while the case exists, and not longer. A case closed without a time (none
+should be) counts from when it was opened.
 
 Each table is deleted in batches of `BATCH` rows (`messages`: `MESSAGES_BATCH`), one short
 transaction each, so a big table never holds a long lock (SQLite has one writer: a long DELETE
@@ -26,16 +41,19 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.cases.repository import OPEN
 from bot.db.models import (
     NAIROBI_OFFSET,
+    AuditDB,
     CaseDB,
     CaseMessageDB,
+    CaseNoteDB,
     ChannelMessageDB,
+    EndedWebChatDB,
     FeedbackDB,
     MessageDB,
     ReferralSearchDB,
@@ -59,6 +77,12 @@ CHANNEL_MESSAGES_FOR = timedelta(days=2)
 UPDATES_FOR = timedelta(days=1)
 OUTBOX_FOR = timedelta(days=1)
 UNLINKED_FOR = timedelta(days=365)
+ROUTE_FOR = timedelta(hours=24)  # the rating window after a close
+CASES_FOR = timedelta(days=365)  # closed cases and counsellors' notes (safeguarding)
+AUDIT_FOR = CASES_FOR  # as long as the cases it speaks about
+# a web chat token's idle limit (bot.web.chat_session.IDLE): an ended token's signature has
+# expired by then, so its hash guards nothing
+ENDED_CHATS_FOR = timedelta(hours=12)
 
 
 @dataclass
@@ -71,9 +95,13 @@ class PurgeReport:
     case_routes: int = 0
     cases_unlinked: int = 0
     users: int = 0
+    case_notes: int = 0
+    cases: int = 0
+    audit_log: int = 0
     channel_messages: int = 0
     telegram_updates: int = 0
     web_outbox: int = 0
+    ended_web_chats: int = 0
     unanswered: int = 0
     referral_searches: int = 0
 
@@ -101,7 +129,11 @@ async def purge(
     report.case_routes = await _once(
         sessions,
         update(CaseDB)
-        .where(CaseDB.status == "closed", CaseDB.route.is_not(None), CaseDB.closed_at < cutoff)
+        .where(
+            CaseDB.status == "closed",
+            CaseDB.route.is_not(None),
+            _closed_at() < now - ROUTE_FOR,
+        )
         .values(route=None),
     )
     report.channel_messages = await _batched(
@@ -112,11 +144,16 @@ async def purge(
     )
     # after the tables above, so the rows the users' foreign keys would cascade to are counted
     report.cases_unlinked, report.users = await _users(sessions, cutoff)
+    report.case_notes, report.cases = await _closed_cases(sessions, now - CASES_FOR)
+    report.audit_log = await _batched(sessions, AuditDB.id, AuditDB.at < now - AUDIT_FOR)
     report.telegram_updates = await _batched(
         sessions, TelegramUpdateDB.update_id, TelegramUpdateDB.received_at < now - UPDATES_FOR
     )
     report.web_outbox = await _batched(
         sessions, WebOutboxDB.id, WebOutboxDB.created_at < now - OUTBOX_FOR, walk=True
+    )
+    report.ended_web_chats = await _batched(
+        sessions, EndedWebChatDB.key, EndedWebChatDB.ended_at < now - ENDED_CHATS_FOR
     )
     last_day = (now + NAIROBI_OFFSET).date() - UNLINKED_FOR  # rows linked to nobody keep a day
     report.unanswered = await _batched(sessions, UnansweredDB.id, UnansweredDB.day < last_day)
@@ -185,6 +222,39 @@ async def _users(sessions: async_sessionmaker[AsyncSession], cutoff: datetime) -
                 )
         if len(ids) < BATCH:
             return unlinked, users
+
+
+async def _closed_cases(
+    sessions: async_sessionmaker[AsyncSession], before: datetime
+) -> tuple[int, int]:
+    """Cases closed before `before`, and their notes (deleted first, so the report counts them;
+    the foreign key would cascade to them anyway). Transcripts went when each case closed."""
+    notes = cases = 0
+    while True:
+        async with sessions() as session, session.begin():
+            ids = list(
+                await session.scalars(
+                    select(CaseDB.id)
+                    .where(CaseDB.status == "closed", _closed_at() < before)
+                    .order_by(CaseDB.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if ids:
+                notes += await affected_rows(
+                    session, delete(CaseNoteDB).where(CaseNoteDB.case_id.in_(ids))
+                )
+                cases += await affected_rows(
+                    session, delete(CaseDB).where(CaseDB.id.in_(ids), CaseDB.status == "closed")
+                )
+        if len(ids) < BATCH:
+            return notes, cases
+
+
+def _closed_at() -> ColumnElement[datetime]:
+    """When a closed case closed (its opening time if, from an older version, none was kept)."""
+    return func.coalesce(CaseDB.closed_at, CaseDB.opened_at)
 
 
 async def _batched(

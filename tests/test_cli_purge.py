@@ -20,9 +20,13 @@ TABLES = [
     "case_routes",
     "cases_unlinked",
     "users",
+    "case_notes",
+    "cases",
+    "audit_log",
     "channel_messages",
     "telegram_updates",
     "web_outbox",
+    "ended_web_chats",
     "unanswered",
     "referral_searches",
 ]

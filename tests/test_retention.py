@@ -16,10 +16,12 @@ from bot import retention
 from bot.db.migrate import upgrade
 from bot.db.models import (
     NAIROBI_OFFSET,
+    AuditDB,
     CaseDB,
     CaseMessageDB,
     CaseNoteDB,
     ChannelMessageDB,
+    EndedWebChatDB,
     FeedbackDB,
     MessageDB,
     ReferralSearchDB,
@@ -30,6 +32,7 @@ from bot.db.models import (
 )
 from bot.db.session import create_engine, session_factory
 from bot.retention import PurgeReport, purge
+from bot.web.chat_session import IDLE
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TODAY = (NOW + NAIROBI_OFFSET).date()
@@ -44,12 +47,16 @@ EXPECTED = {
     "messages": 2,
     "feedback": 1,
     "case_messages": 1,
-    "case_routes": 2,
+    "case_routes": 3,
     "cases_unlinked": 1,
     "users": 1,
+    "case_notes": 1,
+    "cases": 1,
+    "audit_log": 1,
     "channel_messages": 1,
     "telegram_updates": 1,
     "web_outbox": 1,
+    "ended_web_chats": 1,
     "unanswered": 1,
     "referral_searches": 1,
 }
@@ -67,9 +74,12 @@ class Kept:
     feedback: int
     case_message: int
     routed_case: int
+    year_case: int
+    audit: int
     channel_message: int
     update: int
     outbox: int
+    ended_chat: str
     unanswered: str
     search: str
 
@@ -91,7 +101,7 @@ def message(user_id: str, created: datetime) -> MessageDB:
     )
 
 
-def closed_case(user_id: str, closed: datetime, route: str | None = "sealed") -> CaseDB:
+def closed_case(user_id: str | None, closed: datetime, route: str | None = "sealed") -> CaseDB:
     return CaseDB(
         user_id=user_id,
         channel="telegram",
@@ -134,9 +144,24 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Kept:
             route="sealed",
         )
         stale_route = closed_case(ACTIVE, ago(days=91))
-        fresh_route = closed_case(ACTIVE, ago(days=10))
+        day_old_route = closed_case(ACTIVE, ago(hours=24, minutes=1))  # past the rating window
+        fresh_route = closed_case(ACTIVE, ago(hours=23, minutes=59))
         gone_case = closed_case(GONE, ago(days=100))
-        session.add_all([old_vote, new_vote, waiting, stale_route, fresh_route, gone_case])
+        old_case = closed_case(None, ago(days=365, minutes=1), route=None)
+        year_case = closed_case(None, ago(days=364, hours=23, minutes=59), route=None)
+        session.add_all(
+            [
+                old_vote,
+                new_vote,
+                waiting,
+                stale_route,
+                day_old_route,
+                fresh_route,
+                gone_case,
+                old_case,
+                year_case,
+            ]
+        )
         await session.flush()
         old_line = CaseMessageDB(
             case_id=waiting.id, sender="young", text="a", created_at=ago(days=91)
@@ -145,12 +170,18 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Kept:
             case_id=waiting.id, sender="young", text="b", created_at=ago(days=1)
         )
         note = CaseNoteDB(case_id=gone_case.id, text="follow up", created_at=ago(days=100))
+        old_note = CaseNoteDB(case_id=old_case.id, text="old", created_at=ago(days=366))
+        year_note = CaseNoteDB(case_id=year_case.id, text="year", created_at=ago(days=366))
+        audit_old = AuditDB(actor="cli", action="x", target="c", at=ago(days=365, minutes=1))
+        audit_new = AuditDB(actor="cli", action="x", target="c", at=ago(days=364, hours=23))
         chat_old = ChannelMessageDB(user_id=ACTIVE, message_id=1, created_at=ago(days=2, minutes=1))
         chat_new = ChannelMessageDB(user_id=ACTIVE, message_id=2, created_at=ago(days=1, hours=23))
         update_old = TelegramUpdateDB(update_id=1, received_at=ago(hours=25))
         update_new = TelegramUpdateDB(update_id=2, received_at=ago(hours=23))
         outbox_old = WebOutboxDB(address="k", text="x", buttons=[], created_at=ago(hours=25))
         outbox_new = WebOutboxDB(address="k", text="y", buttons=[], created_at=ago(hours=23))
+        ended_old = EndedWebChatDB(key="o" * 64, ended_at=ago(hours=12, minutes=1))
+        ended_new = EndedWebChatDB(key="n" * 64, ended_at=ago(hours=11, minutes=59))
         question_old = UnansweredDB(text="q", language="en", day=TODAY - timedelta(days=366))
         question_new = UnansweredDB(text="q", language="en", day=TODAY - timedelta(days=365))
         search_old = ReferralSearchDB(service="prep", day=TODAY - timedelta(days=366))
@@ -160,12 +191,18 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Kept:
                 old_line,
                 new_line,
                 note,
+                old_note,
+                year_note,
+                audit_old,
+                audit_new,
                 chat_old,
                 chat_new,
                 update_old,
                 update_new,
                 outbox_old,
                 outbox_new,
+                ended_old,
+                ended_new,
                 question_old,
                 question_new,
                 search_old,
@@ -178,9 +215,12 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> Kept:
             feedback=new_vote.id,
             case_message=new_line.id,
             routed_case=fresh_route.id,
+            year_case=year_case.id,
+            audit=audit_new.id,
             channel_message=chat_new.id,
             update=update_new.update_id,
             outbox=outbox_new.id,
+            ended_chat=ended_new.key,
             unanswered=question_new.id,
             search=search_new.id,
         )
@@ -199,18 +239,22 @@ async def check_what_is_left(sessions: async_sessionmaker[AsyncSession], kept: K
     assert await ids(sessions, ChannelMessageDB.id) == [kept.channel_message]
     assert await ids(sessions, TelegramUpdateDB.update_id) == [kept.update]
     assert await ids(sessions, WebOutboxDB.id) == [kept.outbox]
+    assert await ids(sessions, EndedWebChatDB.key) == [kept.ended_chat]
     assert await ids(sessions, UnansweredDB.id) == [kept.unanswered]
     assert await ids(sessions, ReferralSearchDB.id) == [kept.search]
     async with sessions() as session:
         cases = {c.id: c for c in await session.scalars(select(CaseDB))}
         notes = list(await session.scalars(select(CaseNoteDB)))
-    assert len(cases) == 4  # no case is ever deleted
+    assert len(cases) == 6  # only the case closed over a year ago went, with its note
+    assert kept.year_case in cases
     routed = [c.id for c in cases.values() if c.route is not None]
     assert sorted(routed) == sorted(
         [kept.routed_case, next(c.id for c in cases.values() if c.status == "waiting")]
     )
-    [unlinked] = [c for c in cases.values() if c.user_id is None]
-    assert [n.case_id for n in notes] == [unlinked.id] and notes[0].text == "follow up"
+    unlinked = sorted(c.id for c in cases.values() if c.user_id is None)
+    assert sorted(n.case_id for n in notes) == unlinked
+    assert sorted(n.text for n in notes) == ["follow up", "year"]
+    assert await ids(sessions, AuditDB.id) == [kept.audit]
 
 
 async def test_purge_removes_exactly_what_is_older_than_the_limit(
@@ -280,6 +324,10 @@ async def test_two_purges_at_once_delete_each_row_once(
     )
     assert _sum(reports) == EXPECTED
     await check_what_is_left(sessions, kept)
+
+
+def test_ended_web_chats_are_kept_as_long_as_a_chat_token_lives() -> None:
+    assert retention.ENDED_CHATS_FOR == IDLE
 
 
 async def test_retention_must_be_at_least_a_day(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, delete, exists, select, update
+from sqlalchemy import ColumnElement, Select, delete, exists, func, select, update
 from sqlalchemy import case as case_when
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Update
 
-from bot.db.models import CaseDB, CaseMessageDB, CaseNoteDB, CounsellorDB, MessageDB, utcnow
+from bot.db.models import (
+    AuditDB,
+    CaseDB,
+    CaseMessageDB,
+    CaseNoteDB,
+    CounsellorDB,
+    MessageDB,
+    utcnow,
+)
 
 PRIORITIES = ("urgent", "high", "normal")
 OPEN = ("waiting", "active")
@@ -35,6 +43,16 @@ MAX_RESOLUTION = 500
 MAX_ROUTE = 512
 MAX_NAME = 80
 CLAIM_PASSES = 3  # claim_next re-reads the queue this often when every candidate was taken
+# A case nobody took for this long is closed as expired. Counsellors' hours are a daily window, so
+# a day spans a whole shift whenever the case was opened (a request made at closing time is seen
+# the next morning); a young person still waiting after that is better served by a 24-hour
+# helpline and a fresh request than by a silent queue that keeps their address.
+WAIT_LIMIT = timedelta(hours=24)
+EXPIRED_RESOLUTION = (
+    "expired: no counsellor took it within 24 hours; the young person was sent the 24-hour "
+    "helplines and how to ask again"
+)
+EXPIRE_BATCH = 100
 
 _RANK = case_when(
     {priority: rank for rank, priority in enumerate(PRIORITIES)},
@@ -200,6 +218,80 @@ async def mark_alerted(*, session: AsyncSession, case_ids: Sequence[int], now: d
         )
 
 
+def _waiting_since() -> ColumnElement[datetime]:
+    """Since when a waiting case has waited: its opening, or a counsellor's first reply (a case
+    handed back to the queue keeps its place, but one a counsellor answered is not "unanswered")."""
+    return func.coalesce(CaseDB.first_reply_at, CaseDB.opened_at)
+
+
+async def stale_waiting(*, session: AsyncSession, before: datetime) -> list[int]:
+    """Ids of cases waiting since before `before` (EXPIRE_BATCH at most), longest waiting first."""
+    return list(
+        await session.scalars(
+            select(CaseDB.id)
+            .where(CaseDB.status == "waiting", _waiting_since() < _utc(before))
+            .order_by(CaseDB.opened_at, CaseDB.id)
+            .limit(EXPIRE_BATCH)
+        )
+    )
+
+
+async def expire_case(
+    *, session: AsyncSession, case_id: int, before: datetime
+) -> tuple[CaseDB, str | None] | None:
+    """Close a case still waiting since before `before` as expired; (case, its sealed route).
+
+    One conditional UPDATE, like a claim: a case a counsellor takes at the same moment is either
+    claimed or expired, never both (None when it is no longer waiting). The route is cleared in
+    the same transaction (no rating is asked) and handed back once, for the goodbye message. The
+    audit log says why it left the queue.
+    """
+    now = utcnow()
+    result = await session.execute(
+        update(CaseDB)
+        .where(CaseDB.id == case_id, CaseDB.status == "waiting", _waiting_since() < _utc(before))
+        .values(status="closed", closed_at=now, resolution=EXPIRED_RESOLUTION)
+        .returning(CaseDB.route),
+        execution_options={"synchronize_session": False},
+    )
+    row = result.first()
+    if row is None:
+        return None
+    # the row is this transaction's now (locked on PostgreSQL; SQLite has one writer)
+    await session.execute(
+        update(CaseDB).where(CaseDB.id == case_id).values(route=None),
+        execution_options={"synchronize_session": False},
+    )
+    session.add(
+        AuditDB(
+            at=now,
+            actor="system",
+            action="case.expire",
+            target=f"case {case_id}",
+            detail="waited over 24 hours; closed unanswered",
+        )
+    )
+    await session.execute(delete(CaseMessageDB).where(CaseMessageDB.case_id == case_id))
+    case = await _reload(session, case_id)
+    assert case is not None
+    return case, row[0]
+
+
+async def recently_expired(*, session: AsyncSession, since: datetime) -> list[CaseDB]:
+    """Cases closed as expired since `since`, newest first (the inbox shows them)."""
+    return list(
+        await session.scalars(
+            select(CaseDB)
+            .where(
+                CaseDB.status == "closed",
+                CaseDB.resolution == EXPIRED_RESOLUTION,
+                CaseDB.closed_at >= _utc(since),
+            )
+            .order_by(CaseDB.closed_at.desc(), CaseDB.id.desc())
+        )
+    )
+
+
 # the counsellor's side ------------------------------------------------------------------------
 
 
@@ -327,7 +419,8 @@ async def close_case(
 ) -> CaseDB | None:
     """Close the counsellor's active case and delete its transcript; None if it is not theirs.
 
-    The sealed route stays until the young person rates the chat (or `forget_route`).
+    The sealed route stays until the young person rates the chat (or `forget_route`), for a day
+    at most (the retention purge clears it then).
     """
     closed = await _update(
         session,

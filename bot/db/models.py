@@ -113,7 +113,8 @@ class CaseDB(Base):
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolution: Mapped[str | None] = mapped_column(String(500))
     rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, from the young person
-    # the young person's channel address, sealed (bot.cases.seal); cleared once they have rated
+    # the young person's channel address, sealed (bot.cases.seal); cleared once they have rated,
+    # or by the purge a day after the close (bot.retention)
     route: Mapped[str | None] = mapped_column(String(512))
     # how the young person left while it was open ("quick_exit"), and when
     left_how: Mapped[str | None] = mapped_column(String(16))
@@ -143,7 +144,7 @@ class CounsellorDB(Base):
 
 
 class CaseNoteDB(Base):
-    """A counsellor's private note on a case; kept after the case closes."""
+    """A counsellor's private note on a case; kept a year after the case closes (bot.retention)."""
 
     __tablename__ = "case_notes"
 

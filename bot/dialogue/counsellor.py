@@ -2,8 +2,8 @@
 
 Both sides stay anonymous: counsellors see case numbers, young people see "Counsellor". The young
 person's channel address is sealed (encrypted) in the case while it is open, so the bot can
-write to them; it is forgotten once they have rated the chat. Everything lives in the database:
-a restart loses no case, claim, message or timer.
+write to them; it is forgotten once they have rated the chat, or a day after it closed.
+Everything lives in the database: a restart loses no case, claim, message or timer.
 """
 
 from __future__ import annotations
@@ -395,16 +395,37 @@ class Desk:
 
     # alerts -------------------------------------------------------------------------------
 
+    async def expire_waiting(self, session: AsyncSession) -> list[Reply]:
+        """Close cases nobody took within WAIT_LIMIT; tell each young person, kindly, where to
+        find someone now (the 24-hour helplines) and how to ask again."""
+        before = utcnow() - cases.WAIT_LIMIT
+        replies = []
+        for case_id in await cases.stale_waiting(session=session, before=before):
+            expired = await cases.expire_case(session=session, case_id=case_id, before=before)
+            if expired is None:
+                continue  # a counsellor took it meanwhile
+            case, route = expired
+            young = await session.get(UserDB, case.user_id) if case.user_id else None
+            if young is not None and young.state == STATE_WAITING:
+                young.state = "idle"
+            address = unseal(self._settings.secret, route or "")
+            if address is not None:
+                body = self._render.ui("case_expired", case.language)
+                replies.append(Reply(self._render.message("html", body), to=address))
+        return replies
+
     async def due_alerts(self, session: AsyncSession) -> list[Reply]:
-        """Cases nobody has taken: alert on-duty counsellors again, and update the young person."""
+        """Cases nobody has taken: expire the stale ones, alert on-duty counsellors again about
+        the others, and update the young person."""
         await self.queue_unanswered_check_ins(session)
+        expired = await self.expire_waiting(session)
         due = await cases.cases_to_alert(
             session=session, now=utcnow(), realert_after=self._settings.realert_after
         )
         again = {case.id for case in due if case.alerted_at is not None}
         if not await cases.counsellors_on_duty(session=session):
-            return []  # kept for when someone comes on duty
-        replies = await self._alerts(session, due)
+            return expired  # the others are kept for when someone comes on duty
+        replies = expired + await self._alerts(session, due)
         for case in due:
             if case.id not in again:
                 continue  # a first alert (someone just came on duty) needs no apology

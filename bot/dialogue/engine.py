@@ -146,7 +146,8 @@ class DialogueEngine:
     # counsellors ----------------------------------------------------------------------------
 
     async def due_alerts(self) -> list[Reply]:
-        """Alerts for cases nobody has taken yet (run by a timer; state lives in the database)."""
+        """Alerts for cases nobody has taken yet, and goodbyes for those nobody took within a
+        day (run by a timer; state lives in the database)."""
         try:
             async with self._sessions() as session, session.begin():
                 return await self._desk.due_alerts(session)
@@ -161,6 +162,16 @@ class DialogueEngine:
                 await self._desk.queue_unanswered_check_ins(session)
         except Exception:
             log.exception("check-ins not queued")
+
+    async def expire_waiting_cases(self) -> list[Reply]:
+        """Close cases nobody took in time; the young people's goodbyes, to deliver (the web
+        process's timer; the bot's alert timer does it in `due_alerts`)."""
+        try:
+            async with self._sessions() as session, session.begin():
+                return await self._desk.expire_waiting(session)
+        except Exception:
+            log.exception("waiting cases not expired")
+            return []
 
     async def _staff_turn(self, inbound: Inbound) -> list[Reply] | None:
         """A registered counsellor's message or command; None for everyone else.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -128,7 +128,9 @@ def build_web_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_check_in_loop(dialogue)) if dialogue is not None else None
+        sweeper = (
+            asyncio.create_task(_check_in_loop(dialogue, send)) if dialogue is not None else None
+        )
         try:
             if bot is None:
                 yield
@@ -162,12 +164,19 @@ def build_web_app(
     )
 
 
-async def _check_in_loop(dialogue: DialogueEngine, interval_s: float = CHECK_IN_SWEEP_S) -> None:
-    """Queue check-ins nobody answered, for a deployment with no Telegram process (whose case
-    timer does it and alerts); the web inbox shows them."""
+async def _check_in_loop(
+    dialogue: DialogueEngine,
+    send: Callable[[Reply], Awaitable[None]],
+    interval_s: float = CHECK_IN_SWEEP_S,
+) -> None:
+    """Queue check-ins nobody answered and expire cases nobody took (telling the young person
+    through `send`), for a deployment with no Telegram process (whose case timer does both and
+    alerts); the web inbox shows them."""
     while True:
         await asyncio.sleep(interval_s)
         await dialogue.queue_unanswered_check_ins()
+        for reply in await dialogue.expire_waiting_cases():
+            await send(reply)
 
 
 def _login_form(

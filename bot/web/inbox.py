@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,11 +19,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.cases import repository as cases
-from bot.db.models import CaseDB
+from bot.db.models import CaseDB, utcnow
 from bot.web.accounts import audit, counsellor_of, user_by_id
 from bot.web.deps import WebDeps, page, signed_in
 from bot.web.inputs import web_text
 from bot.web.security import check_csrf, require
+
+EXPIRED_SHOWN_FOR = timedelta(hours=24)  # the inbox lists cases that expired unanswered this long
 
 
 def inbox_routes(deps: WebDeps) -> list[Route]:
@@ -42,7 +45,18 @@ def inbox_routes(deps: WebDeps) -> list[Route]:
                 if counsellor is not None
                 else None
             )
-        return page(deps, request, "inbox.html", counsellor=counsellor, cards=cards, active=active)
+            expired = await cases.recently_expired(
+                session=session, since=utcnow() - EXPIRED_SHOWN_FOR
+            )
+        return page(
+            deps,
+            request,
+            "inbox.html",
+            counsellor=counsellor,
+            cards=cards,
+            active=active,
+            expired=expired,
+        )
 
     async def case_page(request: Request) -> Response:
         case_id = _case_id(request)

@@ -404,8 +404,30 @@ async def test_delete_from_the_web_chat_removes_that_chats_outbox_only(
 @pytest.mark.parametrize(
     ("language", "phrases"),
     [
-        ("en", ["deleted after 90 days", "/mydata shows", "/delete deletes", "Who sees it"]),
-        ("sw", ["baada ya siku 90", "/mydata inaonyesha", "/delete inakifuta", "Nani anaona"]),
+        (
+            "en",
+            [
+                "deleted after 90 days",
+                "a day at most, rated or not",
+                "within a day, I close it",
+                "kept for a year after it closes",
+                "/mydata shows",
+                "/delete deletes",
+                "Who sees it",
+            ],
+        ),
+        (
+            "sw",
+            [
+                "baada ya siku 90",
+                "kwa muda usiozidi siku moja",
+                "ndani ya siku moja, ninalifunga",
+                "huhifadhiwa kwa mwaka mmoja baada ya kufungwa",
+                "/mydata inaonyesha",
+                "/delete inakifuta",
+                "Nani anaona",
+            ],
+        ),
     ],
 )
 async def test_privacy_says_how_long_who_sees_and_how_to_see_or_delete(
