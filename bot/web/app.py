@@ -30,15 +30,15 @@ from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Reply
 from bot.health import health_routes, readiness
 from bot.web import outbox
-from bot.web.accounts import audit, authenticate, recent_audit, user_by_id
+from bot.web.accounts import audit, authenticate, end_sessions, recent_audit, user_by_id
 from bot.web.chat import chat_routes
 from bot.web.content import content_routes
-from bot.web.deps import WebDeps
+from bot.web.deps import WebDeps, signed_in
 from bot.web.inbox import inbox_routes
 from bot.web.inputs import has_control_characters, printable, use_database_ids
 from bot.web.insight import insight_routes
 from bot.web.limits import BodyLimit
-from bot.web.security import check_csrf, csrf_token, login, logout, require, session_middleware
+from bot.web.security import check_csrf, csrf_token, login, logout, session_middleware
 from handlers.messages import deliver
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -104,11 +104,10 @@ def build_web_app(
         return RedirectResponse(HOME.get(user.role, "/inbox"), status_code=303)
 
     async def audit_page(request: Request) -> Response:
-        user_id = require(request, "admin")
         async with sessions() as session:
+            user_id = await signed_in(session, request, "admin")
             user = await user_by_id(session=session, user_id=user_id)
-            if user is None or user.role != "admin":
-                logout(request)
+            if user is None:  # signed_in has just read it
                 return RedirectResponse("/login", status_code=303)
             rows = await recent_audit(session=session, limit=200)
         context = {
@@ -122,6 +121,10 @@ def build_web_app(
 
     async def logout_submit(request: Request) -> Response:
         await check_csrf(request)
+        user_id, version = request.session.get("user_id"), request.session.get("version")
+        if isinstance(user_id, int) and isinstance(version, int):  # copies die with it
+            async with sessions() as session, session.begin():
+                await end_sessions(session=session, user_id=user_id, version=version)
         logout(request)
         return RedirectResponse("/login", status_code=303)
 

@@ -515,7 +515,13 @@ async def test_a_forged_session_cookie_is_anonymous(
             select(WebUserDB).where(WebUserDB.username == "counsellor")
         )
         assert admin is not None and counsellor is not None
-    claims = {"user_id": admin.id, "role": "admin", "username": "admin", "csrf": "x" * 43}
+    claims = {
+        "user_id": admin.id,
+        "role": "admin",
+        "username": "admin",
+        "version": admin.session_version,
+        "csrf": "x" * 43,
+    }
     real = seeded.cookies["admin"]
     forged = {
         "random": secrets.token_urlsafe(64),
