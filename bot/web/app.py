@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from telegram import Bot
@@ -34,6 +34,7 @@ from bot.web.accounts import audit, authenticate, end_sessions, recent_audit, us
 from bot.web.chat import chat_routes
 from bot.web.content import content_routes
 from bot.web.deps import WebDeps, signed_in
+from bot.web.headers import SecurityHeaders, console_headers
 from bot.web.inbox import inbox_routes
 from bot.web.inputs import has_control_characters, printable, use_database_ids
 from bot.web.insight import insight_routes
@@ -157,9 +158,20 @@ def build_web_app(
         *chat_routes(deps, https_only=https_only, quick_exit_url=quick_exit_url),
         *health_routes(lambda: readiness(sessions, None)),
     ]
+    headers = console_headers(TEMPLATES)
+
+    async def server_error(_request: Request, _exc: Exception) -> Response:
+        """The 500 page (outside every middleware), with the headers all the same."""
+        return PlainTextResponse("Internal Server Error", 500, headers=headers)
+
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit), session_middleware(secret, https_only=https_only)],
+        middleware=[
+            Middleware(SecurityHeaders, headers=headers),
+            Middleware(BodyLimit),
+            session_middleware(secret, https_only=https_only),
+        ],
+        exception_handlers={500: server_error},
         lifespan=lifespan,
     )
 
