@@ -1,8 +1,9 @@
 """`healthbot web`: the console for counsellors, editors, reviewers and admins, and the web chat.
 
 A Starlette application with Jinja2 templates (autoescaped) and a little JavaScript; sessions in a
-signed, HttpOnly, SameSite=strict cookie; a CSRF token on every form; logins throttled in the
-database; every case action written to the audit log.
+signed, HttpOnly, SameSite=strict cookie; a CSRF token on every form; logins throttled per address
+and in how many hash at once (`throttle`), and locked after failures in the database; every case
+action written to the audit log.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from bot.web.inputs import has_control_characters, printable, use_database_ids
 from bot.web.insight import insight_routes
 from bot.web.limits import BodyLimit
 from bot.web.security import check_csrf, csrf_token, login, logout, session_middleware
+from bot.web.throttle import LoginThrottle, Throttled
 from handlers.messages import deliver
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -57,13 +59,16 @@ def build_web_app(
     live: LiveContent | None = None,
     dialogue: DialogueEngine | None = None,
     quick_exit_url: str = DEFAULT_QUICK_EXIT_URL,
+    login_throttle: LoginThrottle | None = None,
 ) -> Starlette:
     """The console (and, with `dialogue`, the web chat).
 
     `bot` delivers counsellors' replies to Telegram (None: not delivered); `live` is the content
     the editors' pages work on and reload after a publish; the web chat's quick exit replaces
-    its page with `quick_exit_url`.
+    its page with `quick_exit_url`. Logins are throttled by `login_throttle` (the defaults of
+    `LoginThrottle` when None).
     """
+    throttle = login_throttle if login_throttle is not None else LoginThrottle()
     templates = Jinja2Templates(directory=str(TEMPLATES))
     to_web = outbox.writer(sessions, secret)
 
@@ -84,16 +89,24 @@ def build_web_app(
         typed = str(form.get("username", ""))[:64]
         # No account name has a control character (NUL cannot even be stored): none matches.
         username = "" if has_control_characters(typed) else typed
-        async with sessions() as session, session.begin():
-            user = await authenticate(
-                session=session,
-                username=username,
-                password=str(form.get("password", "")),
-                now=utcnow(),
+        address = request.client.host if request.client is not None else "-"
+        try:
+            async with throttle.attempt(address), sessions() as session, session.begin():
+                user = await authenticate(
+                    session=session,
+                    username=username,
+                    password=str(form.get("password", "")),
+                    now=utcnow(),
+                )
+                outcome = "login" if user is not None else "login.failed"
+                actor = printable(typed) or "-"
+                await audit(session=session, actor=actor, action=outcome, target="console")
+        except Throttled as refused:  # nothing hashed, nothing written: a flood costs little
+            response = _login_form(
+                templates, request, "Too many sign-in attempts: wait a minute and try again.", 429
             )
-            outcome = "login" if user is not None else "login.failed"
-            actor = printable(typed) or "-"
-            await audit(session=session, actor=actor, action=outcome, target="console")
+            response.headers["Retry-After"] = str(refused.retry_after)
+            return response
         if user is None:
             return _login_form(
                 templates,

@@ -49,6 +49,7 @@ from bot.web.app import build_web_app
 from bot.web.chat import PAGE_HEADERS
 from bot.web.chat import user_id as chat_user_id
 from bot.web.security import SESSION_COOKIE
+from bot.web.throttle import LoginThrottle
 from nlu.embedded import EmbeddedParser
 from tests.conftest import DESK_SETTINGS, MIDDAY_IN_NAIROBI, SECRET, make_engine, run_in_new_loop
 
@@ -402,7 +403,10 @@ def seeded_database(
 
 
 async def whole_app(
-    sessions: async_sessionmaker[AsyncSession], content: ContentStore, parser: EmbeddedParser
+    sessions: async_sessionmaker[AsyncSession],
+    content: ContentStore,
+    parser: EmbeddedParser,
+    login_throttle: LoginThrottle | None = None,
 ) -> Starlette:
     """The whole application: console, content pages (live content) and the web chat."""
     live = LiveContent(content, Renderer(content), sessions, interval=0.0)
@@ -414,6 +418,7 @@ async def whole_app(
         bot=None,
         live=live,
         dialogue=make_engine(sessions, parser, content, live=True),
+        login_throttle=login_throttle,
     )
 
 

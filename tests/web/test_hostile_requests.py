@@ -40,6 +40,7 @@ from bot.web.accounts import add_user
 from bot.web.app import build_web_app
 from bot.web.chat import CHAT_COOKIE, csrf_for
 from bot.web.security import SESSION_COOKIE, session_key
+from bot.web.throttle import LoginThrottle
 from nlu.embedded import EmbeddedParser
 from tests.conftest import DESK_SETTINGS, SECRET
 from tests.web.test_authorisation_matrix import (
@@ -78,7 +79,8 @@ def sqlite_url(tmp_path: Path, seeded: Seeded) -> str:
 
 @pytest.fixture
 async def app(sessions: Sessions, content: ContentStore, parser: EmbeddedParser) -> Starlette:
-    return await whole_app(sessions, content, parser)
+    # Some tests here try many logins from one address; the throttle has its own tests.
+    return await whole_app(sessions, content, parser, LoginThrottle(per_address=1000))
 
 
 @pytest.fixture
