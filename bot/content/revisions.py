@@ -58,6 +58,12 @@ def examples_of(body: Mapping[str, Any]) -> list[str]:
 # reading ----------------------------------------------------------------------------------------
 
 
+def visible_to(row: ContentRevisionDB, username: str) -> bool:
+    """Whether this account may open the revision: a draft is its author's alone (the console
+    tells editors "Only you see it until you send it"); every other revision, any editor."""
+    return row.status != DRAFT or row.author == username
+
+
 async def content_version(session: AsyncSession) -> int:
     """The publish counter (0 before anything was published)."""
     version = await session.scalar(select(ContentStateDB.version).where(ContentStateDB.id == 1))

@@ -70,9 +70,18 @@ REQUIRED_UI = (
     *CHAT_UI_KEYS,
 )
 TYPED_NUMBER_HINT = "a phone number is typed; use {{ helplines.KEY.number }}"
-_TYPED_NUMBER = re.compile(
-    r"(?<![\d{])(?:1190|1192|1195|1199|116|999|112|911|0\d(?:[ -]?\d){7,8}|\+254(?:[ -]?\d)+)(?!\d)"
+_SEP = r"[\s.\-/()]{0,2}"  # what people put between digit groups: spaces, dots, dashes, brackets
+# Kenyan numbers however they are grouped: 07xx / 01xx / 0800 and the like, +254 / 00254 / 254
+# (with or without the 0 after it), the same 9 digits with no prefix, and the short codes.
+_PHONE = (
+    r"(?<![\d{])(?:"
+    r"1190|1192|1195|1199|116|999|112|911"
+    rf"|0{_SEP}\d(?:{_SEP}\d){{7,8}}"
+    rf"|(?:\+|00)?{_SEP}254{_SEP}(?:\(?0\)?{_SEP})?\d(?:{_SEP}\d){{8}}"
+    rf"|[17]\d(?:{_SEP}\d){{7}}"
+    r")(?!\d)"
 )
+_TYPED_NUMBER = re.compile(_PHONE)
 
 
 @dataclass
@@ -184,20 +193,33 @@ def _check_rendering(
     store: ContentStore, report: Report, items: Collection[str] | None = None
 ) -> None:
     renderer = Renderer(store)
+    helplines = {h.number for h in store.helplines.values()}
+
+    def render(where: str, source: str, *args: object) -> str | None:
+        """The text rendered; a phone number it makes (`{{ 722178 * 1000 + 177 }}`,
+        `{{ "0722" ~ "178177" }}`) that is not a helpline's is a typed number too."""
+        rendered = _render(report, where, renderer.text, source, *args)
+        made = _TYPED_NUMBER.finditer(rendered or "")
+        if any(re.sub(r"\D", "", m.group()) not in helplines for m in made):
+            error = f"{where}: {TYPED_NUMBER_HINT}"
+            if error not in report.errors:  # typed as it is: already reported
+                report.errors.append(error)
+        return rendered
+
     topics = {k: v for k, v in store.topics.items() if items is None or k in items}
     conversation = {k: v for k, v in store.conversation.items() if items is None or k in items}
     for language in LANGUAGES:
         for key, text in store.ui.items() if items is None else ():
             where = f"ui.yml {key}.{language}"
-            _render(report, where, renderer.text, text.get(language), language, UI_VARIABLES)
+            render(where, text.get(language), language, UI_VARIABLES)
         for intent, conv in conversation.items():
             where = f"conversation {intent}.{language}"
-            _render(report, where, renderer.text, conv.answer.get(language), language)
+            render(where, conv.answer.get(language), language)
         for intent, item in topics.items():
             for part, limit in (("answer", ANSWER_LIMIT), ("more", MORE_LIMIT)):
                 where = f"topic {intent}.{part}.{language}"
                 source = getattr(item, part).get(language)
-                rendered = _render(report, where, renderer.text, source, language)
+                rendered = render(where, source, language)
                 if rendered is not None and len(rendered) > limit:
                     report.errors.append(f"{where}: {len(rendered)} characters (limit {limit})")
                 for fmt in FORMATS:

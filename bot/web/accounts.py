@@ -77,8 +77,10 @@ def validate_user(*, username: str, password: str, role: str) -> None:
 async def add_user(*, session: AsyncSession, username: str, password: str, role: str) -> WebUserDB:
     """Create an account, or give an existing one this password and role (and unlock it).
 
-    A counsellor also gets a counsellor record linked to the account (named after it, off duty);
-    a counsellor who gets another role goes off duty and their active case back to the queue.
+    Giving an existing account a password or role ends every console session it has (its
+    session version goes up). A counsellor also gets a counsellor record linked to the account
+    (named after it, off duty); a counsellor who gets another role goes off duty and their
+    active case back to the queue.
     """
     validate_user(username=username, password=password, role=role)
     password_hash = await asyncio.to_thread(hash_password, password)
@@ -86,6 +88,8 @@ async def add_user(*, session: AsyncSession, username: str, password: str, role:
     if user is None:
         user = WebUserDB(username=username, created_at=utcnow())
         session.add(user)
+    else:
+        user.session_version += 1  # a new password or role: every old cookie is refused
     user.password_hash = password_hash
     user.role = role
     user.failed_logins = 0
@@ -114,6 +118,17 @@ async def remove_user(*, session: AsyncSession, username: str) -> bool:
     await session.delete(user)
     await session.flush()
     return True
+
+
+async def end_sessions(*, session: AsyncSession, user_id: int, version: int) -> None:
+    """Refuse every console cookie this account holds (its session version goes up), if
+    `version` is still current: a cookie already refused cannot sign anyone else out."""
+    await session.execute(
+        update(WebUserDB)
+        .where(WebUserDB.id == user_id, WebUserDB.session_version == version)
+        .values(session_version=WebUserDB.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def list_users(*, session: AsyncSession) -> list[WebUserDB]:

@@ -91,10 +91,11 @@ def content_routes(deps: WebDeps) -> list[Route]:
     async def item_page(request: Request) -> Response:
         item = request.path_params["item"]
         async with deps.sessions() as session:
-            await staff(session, request, *EDITING)
+            user = await staff(session, request, *EDITING)
             live = await live_content(deps)
             kind = kind_of(live, item)
-            rows = await revisions.history(session, item)
+            history = await revisions.history(session, item)
+        rows = [r for r in history if revisions.visible_to(r, user.username)]
         published = next((r for r in rows if r.status == revisions.PUBLISHED), None)
         return content_page(
             deps,

@@ -328,11 +328,10 @@ def review_routes(deps: WebDeps) -> list[Route]:
         async with deps.sessions() as session:
             user = await staff(session, request, *EDITING)
             kind_of(await live_content(deps), item)
-            rows = await revisions.history(session, item)
-        by_number = {r.number: r for r in rows}
+            rows = _visible(await revisions.history(session, item), user)
         entries = []
         for row in rows:
-            before = by_number.get(row.number - 1)
+            before = _before(rows, row.number)
             diffs = diffs_of(before.body if before else None, row.body)
             entries.append((row, before, diffs))
         can_roll_back = user.role in (*REVIEWING, "admin")
@@ -348,7 +347,9 @@ def review_routes(deps: WebDeps) -> list[Route]:
     async def history_revision(request: Request) -> Response:
         async with deps.sessions() as session:
             it = await _open(deps, session, request, *EDITING)
-            before = await revisions.revision(session, it.item, it.number - 1)
+            before = _before(
+                _visible(await revisions.history(session, it.item), it.user), it.number
+            )
         row = it.row
         return content_page(
             deps,
@@ -417,7 +418,20 @@ async def _open(deps: WebDeps, session: AsyncSession, request: Request, *roles: 
     user = await staff(session, request, *roles)
     live = await live_content(deps)
     kind = kind_of(live, item)
-    return Opened(user, live, item, number, kind, await _revision(session, item, number))
+    row = await _revision(session, item, number)
+    if not revisions.visible_to(row, user.username):  # as if it did not exist
+        raise HTTPException(404, "There is no such revision.")
+    return Opened(user, live, item, number, kind, row)
+
+
+def _visible(rows: list[ContentRevisionDB], user: WebUserDB) -> list[ContentRevisionDB]:
+    """The revisions this account may open (others' drafts left out), in the same order."""
+    return [r for r in rows if revisions.visible_to(r, user.username)]
+
+
+def _before(rows: list[ContentRevisionDB], number: int) -> ContentRevisionDB | None:
+    """The newest of `rows` older than revision `number`: what a diff is made from."""
+    return max((r for r in rows if r.number < number), key=lambda r: r.number, default=None)
 
 
 async def _revision(session: AsyncSession, item: str, number: int) -> ContentRevisionDB:

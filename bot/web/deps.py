@@ -39,11 +39,16 @@ class WebDeps:
 async def signed_in(session: AsyncSession, request: Request, *roles: str) -> int:
     """The signed-in staff member (admins pass everywhere), checked against the database.
 
-    An account removed or given another role since login is signed out at once.
+    An account removed, given another role or password, or signed out elsewhere since this
+    cookie was made (its session version has moved on) is signed out at once.
     """
     user_id = require(request, *roles)
     user = await user_by_id(session=session, user_id=user_id)
-    if user is None or user.role != request.session.get("role"):
+    if (
+        user is None
+        or user.role != request.session.get("role")
+        or user.session_version != request.session.get("version")
+    ):
         logout(request)
         raise HTTPException(303, headers={"Location": "/login"})
     return user_id

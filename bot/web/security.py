@@ -2,7 +2,9 @@
 
 The session lives in a signed cookie (Starlette's SessionMiddleware): HttpOnly, SameSite=strict,
 Secure when served over HTTPS, valid for 8 hours. Its key is derived from HEALTHBOT_SECRET with an
-HMAC and a fixed label, so the cookie signature never uses the secret that keys user ids.
+HMAC and a fixed label, so the cookie signature never uses the secret that keys user ids. The
+cookie carries the account's session version: logout, a new password and a new role raise it in
+the database, and every page compares the two, so a copied cookie stops working at once.
 """
 
 from __future__ import annotations
@@ -92,7 +94,9 @@ def require(request: Request, *roles: str) -> int:
 def login(request: Request, user: WebUserDB) -> None:
     """Start a fresh session for this user (the old one is dropped: no session fixation)."""
     request.session.clear()
-    request.session.update(user_id=user.id, role=user.role, username=user.username)
+    request.session.update(
+        user_id=user.id, role=user.role, username=user.username, version=user.session_version
+    )
     request.session[_CSRF_KEY] = secrets.token_urlsafe(32)
 
 

@@ -159,3 +159,61 @@ def test_lists_and_sources_diff_as_text(bodies: dict[str, tuple[str, dict[str, A
     diffs = {d.field: d for d in diff_bodies(old, new)}
     assert set(diffs) == {"follow_ups", "sources"}
     assert any((True, "2024") in line.parts for line in diffs["sources"].lines)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "0722 178 177",
+        "0722.178.177",
+        "0722-178-177",
+        "(0722) 178177",
+        "0110 123 456",
+        "0800 720 121",
+        "+254 722 178 177",
+        "+254-722-178-177",
+        "+254 (0) 722 178 177",
+        "254722178177",
+        "00254 722 178177",
+        "722 178 177",
+        "Call 0722\u00a0178\u00a0177 today",
+    ],
+)
+def test_a_typed_phone_number_is_refused_however_it_is_grouped(
+    content: ContentStore, bodies: dict[str, tuple[str, dict[str, Any]]], typed: str
+) -> None:
+    for path in ("answer.en", "more.sw"):
+        kind, body = changed(bodies, "hiv_prep", path, f"Call {typed} for help.")
+        problems = check_revision(content, "hiv_prep", kind, body, examples=EXAMPLES)
+        assert any(f == path and "A phone number is typed" in m for f, m in problems), problems
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 722178 * 1000 + 177 }}",
+        "0{{ 722178177 }}",
+        '{{ "0722" ~ "178177" }}',
+        '{{ "0722" + " 178 177" }}',
+        "{{ [254, 722178177]|join }}",
+        "0{{ 722 }} {{ 178 }} {{ 177 }}",
+        "07{{ helplines.one2one.number }}4567",
+    ],
+)
+def test_a_phone_number_made_by_the_template_is_refused(
+    content: ContentStore, bodies: dict[str, tuple[str, dict[str, Any]]], template: str
+) -> None:
+    kind, body = changed(bodies, "greet", "answer.en", f"Call {template} now.")
+    problems = check_revision(content, "greet", kind, body, examples=EXAMPLES)
+    assert any(f == "answer.en" and "A phone number is typed" in m for f, m in problems), problems
+
+
+def test_helpline_numbers_and_everyday_figures_are_not_phone_numbers(
+    content: ContentStore, bodies: dict[str, tuple[str, dict[str, Any]]]
+) -> None:
+    text = (
+        "Call {{ helplines.one2one.number }} or {{ helplines.childline.number }}. Ages 15-24; "
+        "taken for 28 days; on 2026-01-01 at 10.30; {{ 7 * 7 }} clinics; 3,046 people."
+    )
+    kind, body = changed(bodies, "hiv_prep", "answer.en", text)
+    assert check_revision(content, "hiv_prep", kind, body, examples=EXAMPLES) == []

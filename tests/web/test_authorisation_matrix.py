@@ -13,7 +13,9 @@ counsellor's active case, content revisions), and a 404 never decides a role tes
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import re
 import shutil
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -44,8 +46,10 @@ from bot.dialogue.addresses import web_address
 from bot.dialogue.counsellor import Desk
 from bot.web.accounts import add_user, counsellor_of, user_by_name
 from bot.web.app import build_web_app
+from bot.web.chat import PAGE_HEADERS
 from bot.web.chat import user_id as chat_user_id
 from bot.web.security import SESSION_COOKIE
+from bot.web.throttle import LoginThrottle
 from nlu.embedded import EmbeddedParser
 from tests.conftest import DESK_SETTINGS, MIDDAY_IN_NAIROBI, SECRET, make_engine, run_in_new_loop
 
@@ -268,6 +272,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         cases_ = [(m, t, r) for m, t in listed for r in ROLES]
         ids = [f"{m} {t} as {r}" for m, t, r in cases_]
         metafunc.parametrize(("method", "template", "role"), cases_, ids=ids)
+    elif {"viewed_method", "viewed_template", "viewer"} <= set(metafunc.fixturenames):
+        viewed = [(m, t, r) for m, t in listed for r in ("anonymous", "admin")]
+        ids = [f"{m} {t} as {r}" for m, t, r in viewed]
+        metafunc.parametrize(("viewed_method", "viewed_template", "viewer"), viewed, ids=ids)
     elif {"post_template", "forger"} <= set(metafunc.fixturenames):
         forged = [
             (t, r) for m, t in listed if m == "POST" for r in csrf_roles(EXPECTED.get((m, t)))
@@ -395,7 +403,10 @@ def seeded_database(
 
 
 async def whole_app(
-    sessions: async_sessionmaker[AsyncSession], content: ContentStore, parser: EmbeddedParser
+    sessions: async_sessionmaker[AsyncSession],
+    content: ContentStore,
+    parser: EmbeddedParser,
+    login_throttle: LoginThrottle | None = None,
 ) -> Starlette:
     """The whole application: console, content pages (live content) and the web chat."""
     live = LiveContent(content, Renderer(content), sessions, interval=0.0)
@@ -407,6 +418,7 @@ async def whole_app(
         bot=None,
         live=live,
         dialogue=make_engine(sessions, parser, content, live=True),
+        login_throttle=login_throttle,
     )
 
 
@@ -599,3 +611,52 @@ async def test_every_post_refuses_a_missing_or_forged_csrf_token(
     response = await request(client, "POST", expect, csrf=valid.get("csrf"), chat=valid.get("chat"))
     status, location = expect.outcome(forger)
     assert (response.status_code, location_of(response)) == (status, location), "the control"
+
+
+def assert_security_headers(response: httpx.Response, *, cacheable: bool = False) -> None:
+    """The headers every response of the app carries (README "Security")."""
+    headers = response.headers
+    policy = headers.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in policy and "default-src 'none'" in policy, policy
+    assert headers.get("referrer-policy") == "no-referrer"
+    assert headers.get("x-content-type-options") == "nosniff"
+    assert headers.get("x-frame-options") == "DENY"
+    if not cacheable:
+        assert headers.get("cache-control") == "no-store"
+    for script in re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL):
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy, "an inline script the policy would block"
+
+
+async def test_every_route_sends_the_security_headers(
+    app: Starlette,
+    clients: dict[str, httpx.AsyncClient],
+    seeded: Seeded,
+    viewed_method: str,
+    viewed_template: str,
+    viewer: str,
+) -> None:
+    expect = expected_of(viewed_method, viewed_template)
+    client = clients[viewer]
+    chat = await chat_csrf(client) if expect.path.split("?")[0] in CHAT_API else None
+
+    response = await request(client, viewed_method, expect, csrf=seeded.csrf[viewer], chat=chat)
+
+    assert_security_headers(response, cacheable=viewed_template == "/chat/app.js")
+    if viewed_template == "/chat":  # the web chat keeps its own policy
+        policy = PAGE_HEADERS["Content-Security-Policy"]
+        assert response.headers["content-security-policy"] == policy
+
+
+async def test_error_pages_and_followed_redirects_send_the_security_headers(
+    app: Starlette, clients: dict[str, httpx.AsyncClient], seeded: Seeded
+) -> None:
+    admin, anonymous = clients["admin"], clients["anonymous"]
+    for response in (
+        await admin.get("/no/such/page"),  # 404
+        await admin.get(f"/cases/{MY_CASE}"),  # the case page and its inline script
+        await anonymous.get("/inbox", follow_redirects=True),  # the login page
+        await anonymous.post("/login", data={"username": "x", "password": "y"}),  # 403
+        await admin.post("/login", content=b"x" * (2 * 1024 * 1024)),  # 413
+    ):
+        assert_security_headers(response)

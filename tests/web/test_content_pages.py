@@ -637,3 +637,30 @@ async def test_without_live_content_the_pages_say_so(
         response = await client.get("/content")
     assert response.status_code == 503
     assert "Content editing is not available" in response.text
+
+
+async def test_a_draft_opens_for_its_author_alone_as_the_save_message_promises(
+    console: httpx.AsyncClient,
+) -> None:
+    secret = "DRAFT-ONLY: not yet for anyone else."
+    await log_in(console, "editor2")
+    page = form_of((await console.get("/content/hiv_prep/edit")).text)
+    saved = await edit(console, "hiv_prep", "save", answer_en=page["answer.en"] + " " + secret)
+    assert saved.status_code == 303
+    assert "Only you see it" in await flash_of(console, "/content/hiv_prep/edit")
+    draft = "/content/hiv_prep/history/2"
+    assert secret in (await console.get(draft)).text, "its author opens it"
+    assert secret in (await console.get("/content/hiv_prep/history")).text
+
+    for other in ("editor", "reviewer", "admin"):
+        await log_in(console, other)
+        for path in (draft, "/review/hiv_prep/2"):
+            opened = await console.get(path)
+            assert opened.status_code in (403, 404), (other, path)
+            assert secret not in opened.text
+        for path in ("/content/hiv_prep/history", "/content/hiv_prep"):
+            listed = await console.get(path)
+            assert listed.status_code == 200
+            assert secret not in listed.text and "r2" not in listed.text, (other, path)
+        refused = await post(console, f"{draft}/rollback")
+        assert refused.status_code in (403, 404), (other, "rollback")

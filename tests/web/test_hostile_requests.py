@@ -41,6 +41,7 @@ from bot.web.app import build_web_app
 from bot.web.chat import CHAT_COOKIE, csrf_for
 from bot.web.chat_session import sign
 from bot.web.security import SESSION_COOKIE, session_key
+from bot.web.throttle import LoginThrottle
 from nlu.embedded import EmbeddedParser
 from tests.conftest import DESK_SETTINGS, SECRET
 from tests.web.test_authorisation_matrix import (
@@ -79,7 +80,8 @@ def sqlite_url(tmp_path: Path, seeded: Seeded) -> str:
 
 @pytest.fixture
 async def app(sessions: Sessions, content: ContentStore, parser: EmbeddedParser) -> Starlette:
-    return await whole_app(sessions, content, parser)
+    # Some tests here try many logins from one address; the throttle has its own tests.
+    return await whole_app(sessions, content, parser, LoginThrottle(per_address=1000))
 
 
 @pytest.fixture
@@ -522,7 +524,13 @@ async def test_a_forged_session_cookie_is_anonymous(
             select(WebUserDB).where(WebUserDB.username == "counsellor")
         )
         assert admin is not None and counsellor is not None
-    claims = {"user_id": admin.id, "role": "admin", "username": "admin", "csrf": "x" * 43}
+    claims = {
+        "user_id": admin.id,
+        "role": "admin",
+        "username": "admin",
+        "version": admin.session_version,
+        "csrf": "x" * 43,
+    }
     real = seeded.cookies["admin"]
     forged = {
         "random": secrets.token_urlsafe(64),

@@ -23,6 +23,7 @@ from bot.dialogue.engine import DialogueEngine
 from bot.dialogue.messages import Inbound, InboundKind
 from bot.web.accounts import add_user
 from bot.web.app import build_web_app
+from bot.web.security import SESSION_COOKIE
 from tests.conftest import DESK_SETTINGS, MIDDAY_IN_NAIROBI, SECRET
 from tests.fakes.request import RecordingRequest
 
@@ -192,6 +193,72 @@ async def test_an_account_removed_after_login_is_signed_out_at_once(
         assert await remove_user(session=session, username="counsellor")
     response = await console.get("/inbox")
     assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def copy_of(console: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Another browser holding a copy of this one's session cookie."""
+    copy = httpx.AsyncClient(transport=console._transport, base_url="http://testserver")
+    copy.cookies.set(SESSION_COOKIE, console.cookies[SESSION_COOKIE], domain="testserver.local")
+    return copy
+
+
+async def refused(client: httpx.AsyncClient, page: str) -> bool:
+    response = await client.get(page)
+    return response.status_code == 303 and response.headers["location"] == "/login"
+
+
+@pytest.mark.parametrize(("role", "page"), [("counsellor", "/inbox"), ("admin", "/audit")])
+async def test_a_cookie_copied_before_logout_is_refused_after_it(
+    console: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], role: str, page: str
+) -> None:
+    await log_in(console, role)
+    async with copy_of(console) as copied:
+        assert (await copied.get(page)).status_code == 200
+        token = await csrf(console, page)
+        assert (await console.post("/logout", data={"csrf_token": token})).status_code == 303
+        assert await refused(copied, page)
+    async with sessions() as session:
+        actions = list(await session.scalars(select(AuditDB.action)))
+    assert actions == ["login"]
+
+
+async def test_logout_ends_the_accounts_other_sessions_but_the_next_login_works(
+    console: httpx.AsyncClient,
+) -> None:
+    await log_in(console, "counsellor")
+    async with copy_of(console) as elsewhere:
+        token = await csrf(console, "/inbox")
+        await console.post("/logout", data={"csrf_token": token})
+        assert await refused(elsewhere, "/inbox")
+        assert (await log_in(elsewhere, "counsellor")).status_code == 303
+        assert (await elsewhere.get("/inbox")).status_code == 200
+        await log_in(console, "counsellor")
+        assert (await console.get("/inbox")).status_code == 200, "a login ends no other session"
+
+
+async def test_a_cookie_copied_before_a_password_change_is_refused_after_it(
+    console: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await log_in(console, "admin")
+    async with copy_of(console) as copied:
+        async with sessions() as session, session.begin():
+            await add_user(session=session, username="admin", password=PASSWORD * 2, role="admin")
+        assert await refused(copied, "/audit")
+        assert await refused(console, "/audit")
+    assert (await log_in(console, "admin", PASSWORD * 2)).status_code == 303
+    assert (await console.get("/audit")).status_code == 200
+
+
+async def test_a_cookie_copied_before_a_role_change_is_refused_even_after_it_is_undone(
+    console: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await log_in(console, "counsellor")
+    async with copy_of(console) as copied:
+        for role in ("editor", "counsellor"):  # and back: the role in the cookie matches again
+            async with sessions() as session, session.begin():
+                await add_user(session=session, username="counsellor", password=PASSWORD, role=role)
+        assert await refused(copied, "/inbox")
+        assert await refused(copied, "/cases/1")
 
 
 async def test_the_audit_page_shows_who_did_what(console: httpx.AsyncClient) -> None:
