@@ -49,7 +49,7 @@ async def _poll(settings: Settings) -> None:
             external_updates=True,
         )
         settle_memory()
-        await run_polling(app, UpdateLedger(runtime.sessions))
+        await run_polling(app, UpdateLedger(runtime.sessions, secret=settings.healthbot_secret))
     finally:
         await runtime.close()
 

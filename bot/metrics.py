@@ -28,7 +28,7 @@ UPDATES = Counter(
 )  # message, command, media, callback, edited, other
 WEBHOOK = Counter(
     "healthbot_webhook_requests", "Webhook requests answered, by outcome", ["outcome"]
-)  # handled, duplicate, forbidden, bad_request, too_large, unavailable
+)  # handled, duplicate, bad_update, forbidden, bad_request, too_large, unavailable
 MESSAGES = Counter(
     "healthbot_messages", "Messages the dialogue engine answered, by channel", ["channel"]
 )

@@ -2,7 +2,8 @@
 
 python-telegram-bot's own poller confirms an update (the next getUpdates' offset) as soon as it
 is fetched, before it is answered: a process killed in between loses it. Here a batch is first
-kept in `telegram_updates`, then confirmed, then answered one by one and marked answered. After
+kept in `telegram_updates` (sealed), then confirmed, then answered one by one and marked answered
+(which clears what was kept). After
 a crash, the kept but unanswered updates are answered first; an update Telegram sends again
 because it was never confirmed is recognised and not answered twice. (A process killed after
 sending a reply but before marking it answered sends that reply again on restart: the window is
@@ -38,6 +39,7 @@ class DurablePoller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Answer kept updates, then poll until `stop` is set."""
+        await self._ledger.forget_answered()
         await self._answer(await self._ledger.unanswered())
         failures = 0
         while not stop.is_set():

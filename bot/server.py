@@ -3,7 +3,10 @@
 Routes: `POST <path of WEBHOOK_URL>` (Telegram's updates, checked against WEBHOOK_SECRET),
 `GET /healthz`, `GET /readyz`, `GET /metrics`. An update is answered inline and then acknowledged:
 200 means its replies were sent (or it was a duplicate); 503 while the database is unreachable,
-so Telegram delivers it again later and nothing is lost.
+so Telegram delivers it again later and nothing is lost. An update that cannot be answered (an
+update id past BIGINT, a message python-telegram-bot cannot read) is acknowledged with 200, never
+answered, counted as `bad_update` and logged without its content: Telegram would deliver it again
+forever.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from bot.web import outbox as web_outbox
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 MAX_BODY_BYTES = 1 << 20  # an update is a few kB; anything near this is not from Telegram
+MAX_UPDATE_ID = (1 << 63) - 1  # telegram_updates.update_id is a BIGINT
 
 
 def webhook_path(webhook_url: str) -> str:
@@ -72,6 +76,9 @@ class WebhookEndpoint:
         if data is None:
             return _outcome("bad_request", 400)
         update_id = int(data["update_id"])
+        if update_id > MAX_UPDATE_ID:  # cannot be taken: acknowledged, or it comes back forever
+            log.warning("webhook: update id out of range; acknowledged, not answered")
+            return _outcome("bad_update", 200)
         try:
             claim = await self._ledger.take(update_id)
         except Exception as exc:  # the database is down: Telegram must deliver it again...
@@ -80,21 +87,37 @@ class WebhookEndpoint:
             if not self._crisis(data):
                 return _outcome("unavailable", 503)
             # ...except a crisis: its answer needs no database, and it must not wait
-            await self._application.process_update(Update.de_json(data, self._application.bot))
+            crisis = self._read(data)
+            if crisis is None:
+                return _outcome("unavailable", 503)
+            await self._application.process_update(crisis)
             return _outcome("crisis_without_database", 200)
         if claim is Claim.DUPLICATE:
             return _outcome("duplicate", 200)
         if claim is Claim.IN_PROGRESS:
             return _outcome("in_progress", 503)
-        update = Update.de_json(data, self._application.bot)
-        await self._application.process_update(update)
+        update = self._read(data)
+        if update is not None:
+            await self._application.process_update(update)
         try:
             await self._ledger.handled(update_id)
         except Exception as exc:
             metrics.error(exc)
             log.warning("webhook: update answered but not marked (%s)", type(exc).__name__)
+        if update is None:  # taken, and now marked: a redelivery is a duplicate
+            return _outcome("bad_update", 200)
         metrics.UPDATE_SECONDS.observe(time.perf_counter() - started)
         return _outcome("handled", 200)
+
+    def _read(self, data: dict[str, Any]) -> Update | None:
+        """The update, or None (logged by type only) if python-telegram-bot cannot read it."""
+        try:
+            return Update.de_json(data, self._application.bot)
+        except Exception as exc:  # any shape Telegram never sends
+            log.warning(
+                "webhook: malformed update (%s); acknowledged, not answered", type(exc).__name__
+            )
+            return None
 
     def _crisis(self, data: dict[str, Any]) -> bool:
         """Whether the update's text is a crisis by the rules (no database, no parser)."""

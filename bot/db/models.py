@@ -333,7 +333,7 @@ class TelegramUpdateDB(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # polling mode: the update, kept until answered (purged with the row after a day)
+    # polling mode: the update, sealed, kept until answered and cleared when marked answered
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 

@@ -14,6 +14,10 @@ from bot.web.app import build_web_app
 async def build_console(settings: Settings) -> Starlette:
     """The console and web chat; counsellors' replies reach Telegram when a bot token is set."""
     runtime = await prepare(settings, ping_on_checkout=True)  # a page never fails on a restart
+    # prepared in an event loop of its own (asyncio.run) before uvicorn starts another: pooled
+    # connections belong to the first loop, and the web process's first database call failed
+    # on them. Emptied here, the pool connects afresh in the loop that serves the requests.
+    await runtime.db.dispose()
     bot = (
         Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url)
         if settings.telegram_bot_token

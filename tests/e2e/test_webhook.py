@@ -275,3 +275,40 @@ def test_two_workers_share_the_work_and_every_message_gets_exactly_one_answer(
     finally:
         for worker in workers:
             worker.stop()
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_an_out_of_range_or_malformed_update_is_acknowledged_and_not_answered(
+    tmp_path: Path, emulator: BotApiEmulator, database: str, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        str(request.getfixturevalue("postgres_url"))
+        if database == "postgres"
+        else f"sqlite:///{tmp_path / 'healthbot.db'}"
+    )
+    worker = Worker(tmp_path / "one", emulator, url)
+    young = user(7)
+    marker = "Zawadi-Q7 from Kibera"
+    try:
+        worker.wait_ready()
+        before = get(worker.url + "/metrics")[1]
+        huge = update(2**63, young, marker)
+        assert worker.post(huge) == (200, {"ok": True, "outcome": "bad_update"})
+        assert worker.post(update(2**64 + 5, young, marker))[0] == 200
+        malformed = {"update_id": 41, "message": {"text": marker, "from": young}}  # no chat, date
+        assert worker.post(malformed) == (200, {"ok": True, "outcome": "bad_update"})
+        assert worker.post(malformed) == (200, {"ok": True, "outcome": "duplicate"}), "marked"
+        weird = {"update_id": 42, "message": "not an object"}
+        assert worker.post(weird) == (200, {"ok": True, "outcome": "bad_update"})
+        assert replies_to(emulator, young) == []
+        assert worker.post(update(43, young, "/help")) == (200, {"ok": True, "outcome": "handled"})
+        after = get(worker.url + "/metrics")[1]
+        bad = 'healthbot_webhook_requests_total{outcome="bad_update"}'
+        assert metric(after, bad) - metric(before, bad) == 4
+        assert metric(after, "healthbot_errors_total") == metric(before, "healthbot_errors_total")
+    finally:
+        output = worker.stop()
+    assert worker.process.returncode == 0, output[-3000:]
+    assert "Zawadi" not in output and "Kibera" not in output and str(young["id"]) not in output

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from bot.db.migrate import upgrade
 from bot.db.models import utcnow
@@ -42,3 +43,39 @@ async def test_sqlite_ledger(sqlite_url: str) -> None:
 async def test_postgres_ledger(postgres_url: str) -> None:
     await upgrade(postgres_url)
     await _ledger_behaviour(postgres_url)
+
+
+async def _kept_updates(url: str) -> None:
+    db = create_engine(url)
+    try:
+        ledger = UpdateLedger(session_factory(db), secret="ledger-secret-0123456789abcdef")
+        update = {"update_id": 31, "message": {"text": "Achieng from Kisumu", "chat": {"id": 5}}}
+        await ledger.keep([(31, update), (32, {"update_id": 32})])
+        async with db.connect() as connection:
+            raw = (await connection.execute(text("SELECT payload FROM telegram_updates"))).all()
+        assert raw and not any("Achieng" in str(row.payload) for row in raw), "sealed, not plain"
+        assert await ledger.unanswered() == [(31, update), (32, {"update_id": 32})]
+        await ledger.handled(31)
+        assert await ledger.unanswered() == [(32, {"update_id": 32})]
+        async with db.connect() as connection:
+            row = (
+                await connection.execute(
+                    text("SELECT payload, handled_at FROM telegram_updates WHERE update_id = 31")
+                )
+            ).one()
+        assert row.payload is None and row.handled_at is not None, "answered: nothing kept"
+        other = UpdateLedger(session_factory(db), secret="another-secret-0123456789abcdef")
+        assert await other.unanswered() == []  # unreadable under another secret: dropped
+        assert not await ledger.unhandled(32)
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_kept_updates_sealed_and_cleared(sqlite_url: str) -> None:
+    await _kept_updates(sqlite_url)
+
+
+@pytest.mark.postgres
+async def test_postgres_kept_updates_sealed_and_cleared(postgres_url: str) -> None:
+    await upgrade(postgres_url)
+    await _kept_updates(postgres_url)
