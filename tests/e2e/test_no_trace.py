@@ -7,7 +7,6 @@ a table or column added later is scanned too.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -21,6 +20,7 @@ import pytest
 from sqlalchemy import column, inspect, select, table
 
 from bot.db.session import create_engine
+from tests.conftest import run_in_new_loop
 from tests.fakes.bot_api import BotApiEmulator
 
 pytestmark = pytest.mark.e2e
@@ -156,7 +156,7 @@ def test_no_column_of_any_table_keeps_the_young_person(
     output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output[-2000:]
 
-    found = asyncio.run(_every_value(database_url))
+    found = run_in_new_loop(_every_value(database_url))  # pytest-asyncio's loop left alone
     leaks = {
         where: trace
         for where, values in found.items()
