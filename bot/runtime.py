@@ -52,7 +52,9 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
 
     async def close(self) -> None:
-        """Release database connections and the parser's HTTP client."""
+        """Write what waits to be written, release database connections and the parser's
+        HTTP client."""
+        await self.dialogue.write_unlinked()
         await self.db.dispose()
         if isinstance(self.parser, FallbackParser):
             await self.parser.close()

@@ -104,19 +104,15 @@ async def log_message(
     return int((await connection.execute(_LOG_MESSAGE, values)).scalar_one())
 
 
-async def record_unanswered(
-    *, session: AsyncSession, text: str, language: str, guess: str | None
-) -> None:
-    """Keep a scrubbed question nothing answered, linked to nobody (see bot.privacy.scrub)."""
-    if text.strip():
-        session.add(UnansweredDB(text=text, language=language, guess=guess))
+def unanswered_row(*, text: str, language: str, guess: str | None) -> UnansweredDB | None:
+    """A scrubbed question nothing answered, linked to nobody (see bot.privacy.scrub); None for
+    an empty one. Written apart from the turn (bot.dialogue.unlinked)."""
+    return UnansweredDB(text=text, language=language, guess=guess) if text.strip() else None
 
 
-async def record_referral_search(
-    *, session: AsyncSession, service: str, county: str | None
-) -> None:
-    """Count a facility search by service and county, linked to nobody."""
-    session.add(ReferralSearchDB(service=service, county=county))
+def referral_search_row(*, service: str, county: str | None) -> ReferralSearchDB:
+    """A facility search counted by service and county, linked to nobody (written apart)."""
+    return ReferralSearchDB(service=service, county=county)
 
 
 async def record_feedback(

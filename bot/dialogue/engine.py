@@ -22,9 +22,9 @@ from bot.db.repository import (
     forget_channel_messages,
     log_message,
     record_feedback,
-    record_referral_search,
-    record_unanswered,
+    referral_search_row,
     remember_channel_messages,
+    unanswered_row,
 )
 from bot.db.session import autocommit
 from bot.dialogue import payloads
@@ -35,6 +35,7 @@ from bot.dialogue.messages import MAX_TEXT, Button, Inbound, InboundKind, Reply
 from bot.dialogue.referral import Point, Referral, decode_point, valid_point
 from bot.dialogue.split import split_message
 from bot.dialogue.turn import Turn, open_turn
+from bot.dialogue.unlinked import Unlinked
 from bot.erasure import UserSummary, summarise_user
 from bot.privacy import scrub
 from bot.safety import SafetyService
@@ -70,6 +71,7 @@ class DialogueEngine:
     ) -> None:
         """`staff_refresh_s`: how long the list of counsellors' Telegram ids may be reused."""
         self._sessions = sessions
+        self._unlinked = Unlinked(sessions)  # analytics rows, written apart from every turn
         self._parser = parser
         self._static_content = content
         self._live = live
@@ -129,6 +131,7 @@ class DialogueEngine:
         language = "en"
         if self._live is not None:
             await self._live.refresh()
+        await self._unlinked.write_due()  # before this turn adds its own
         try:
             async with self._turn(inbound) as turn:
                 language = turn.language
@@ -145,9 +148,14 @@ class DialogueEngine:
 
     # counsellors ----------------------------------------------------------------------------
 
+    async def write_unlinked(self) -> None:
+        """Write the waiting rows linked to nobody now (when the process stops)."""
+        await self._unlinked.write()
+
     async def due_alerts(self) -> list[Reply]:
         """Alerts for cases nobody has taken yet, and goodbyes for those nobody took within a
         day (run by a timer; state lives in the database)."""
+        await self._unlinked.write_due()
         try:
             async with self._sessions() as session, session.begin():
                 return await self._desk.due_alerts(session)
@@ -157,6 +165,7 @@ class DialogueEngine:
 
     async def queue_unanswered_check_ins(self) -> None:
         """Put check-ins nobody answered in the queue (the web process's timer; no alerts)."""
+        await self._unlinked.write_due()
         try:
             async with self._sessions() as session, session.begin():
                 await self._desk.queue_unanswered_check_ins(session)
@@ -551,12 +560,11 @@ class DialogueEngine:
             _, _, suggestions = self._referral.resolve(text)
             return [self._referral.unknown_place(turn.inbound.format, language, suggestions)]
         if not confident or intent == "out_of_scope":
-            await record_unanswered(
-                session=turn.session,
-                text=scrub(text),
-                language=language,
-                guess=intent if not confident else None,
+            question = unanswered_row(
+                text=scrub(text), language=language, guess=intent if not confident else None
             )
+            if question is not None:
+                self._unlinked.add(question)
         if not confident:
             return [self._did_you_mean(turn, result, language)]
         if intent == "find_service":
@@ -738,8 +746,8 @@ class DialogueEngine:
                 intent=service,
                 language=language,
             )
-            await record_referral_search(
-                session=turn.session, service=service, county=self._referral.county_of(point)
+            self._unlinked.add(
+                referral_search_row(service=service, county=self._referral.county_of(point))
             )
         return self._referral.results(turn.inbound.format, language, service, point, offset)
 

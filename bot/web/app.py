@@ -159,6 +159,8 @@ def build_web_app(
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            if dialogue is not None:
+                await dialogue.write_unlinked()
 
     deps = WebDeps(sessions, desk, templates, send, secret=secret, live=live, dialogue=dialogue)
     use_database_ids()  # before the routes: `{case_id:id}` is at most 9 digits

@@ -110,6 +110,7 @@ async def test_a_referral_is_counted_by_service_and_county_only(
     await engine.handle(button(payloads.encode("svc", "hiv_testing")))
     replies = await engine.handle(location(-0.0917, 34.7680))  # Kisumu town
     assert "km" in replies[0].text  # facilities listed with their distance
+    await engine.write_unlinked()  # written apart from the turn (test_unlinked.py)
     async with sessions() as session:
         messages = list(
             await session.scalars(select(MessageDB).where(MessageDB.kind == "referral"))
@@ -128,6 +129,7 @@ async def test_questions_nothing_answered_are_kept_scrubbed_and_unlinked(
     engine = make_engine(sessions, parser, content)
     await engine.handle(text("what is the capital of peru? call me 0722 123 456 or @kevo_ke"))
     await engine.handle(text("I want to kill myself"))  # a crisis is never kept here
+    await engine.write_unlinked()
     async with sessions() as session:
         rows = list(await session.scalars(select(UnansweredDB)))
     assert len(rows) == 1
