@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -49,6 +51,15 @@ UNSURE_BEFORE_OFFER = 2  # after this many "did you mean?" in a row, offer a cou
 SMALL_TALK = ("greet", "goodbye", "thanks", "bot_challenge", "talk_to_counsellor", "find_service")
 LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
 COMMANDS = ("start", "menu", "language", "help", "privacy", "mydata", "delete")
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Words any channel sent, storable: a lone surrogate or NUL becomes U+FFFD, for neither can be
+    written to PostgreSQL (nor a surrogate to SQLite), and the message would be lost."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class DialogueEngine:
@@ -107,6 +118,9 @@ class DialogueEngine:
         answered even when both are down.
         """
         started = time.perf_counter()
+        inbound = dataclasses.replace(
+            inbound, text=clean_text(inbound.text), payload=clean_text(inbound.payload)
+        )
         replies = [chunk for reply in await self._handle(inbound) for chunk in _split(reply)]
         metrics.TURN_SECONDS.observe(time.perf_counter() - started)
         metrics.MESSAGES.labels(channel=inbound.channel).inc()

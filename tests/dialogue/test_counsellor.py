@@ -292,3 +292,17 @@ async def test_a_counsellor_message_carries_its_receipt(
     async with sessions() as session:
         [row] = list(await session.scalars(select(CaseMessageDB)))
     assert to_young.receipt == row.id and row.sender == "counsellor" and row.delivered_at is None
+
+
+async def test_a_lone_surrogate_or_nul_relayed_to_a_counsellor_is_cleaned_not_lost(
+    ready: DialogueEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await ready.handle(young("I want to talk to a counsellor"))
+    await ready.handle(staff(command="next"))
+    relayed = await ready.handle(young("my name is Wanjiru\ud800 in Kisumu\x00"))
+    [forwarded] = relayed
+    assert forwarded.to == STAFF and "Wanjiru\ufffd in Kisumu" in plain(forwarded)
+    assert "\x00" not in forwarded.text and "\ud800" not in forwarded.text
+    async with sessions() as session:
+        [held] = list(await session.scalars(select(CaseMessageDB.text)))
+    assert held == "my name is Wanjiru\ufffd in Kisumu\ufffd"
