@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -58,7 +59,8 @@ def redact(text: str) -> str:
 
 
 class RedactTokens(logging.Filter):
-    """Replace bot tokens in a record's final message, traceback and stack before any output."""
+    """Replace bot tokens in a record's final message, traceback and stack before any output;
+    a database error's traceback keeps only types, codes and code locations (below)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -66,6 +68,12 @@ class RedactTokens(logging.Filter):
         except Exception as exc:  # a bad format string: never fall back to printing the args
             message = f"[a log message could not be formatted: {type(exc).__name__}]"
         record.msg, record.args = redact(message), None
+        if (
+            record.exc_info
+            and record.exc_info[1] is not None
+            and _from_database(record.exc_info[1])
+        ):
+            record.exc_text = database_traceback(record.exc_info[1])
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -73,6 +81,41 @@ class RedactTokens(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+_DATABASE_MODULES = ("sqlalchemy.", "asyncpg", "sqlite3", "aiosqlite", "psycopg")
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and its causes and contexts, each once."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not e for e in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _from_database(error: BaseException) -> bool:
+    """Whether a database error is in the chain (driver errors quote the statement's values)."""
+    return any(type(e).__module__.startswith(_DATABASE_MODULES) for e in _chain(error))
+
+
+def database_traceback(error: BaseException) -> str:
+    """A database error without its messages: each error's type and SQLSTATE or code, and where
+    it was raised. Drivers put bound values in their messages (asyncpg's DataError does despite
+    `hide_parameters`), and those values can be a young person's words."""
+    lines = ["Traceback (messages withheld: a database error can quote what was stored):"]
+    for item in _chain(error):
+        code = getattr(item, "sqlstate", None) or getattr(
+            getattr(item, "orig", None), "sqlstate", None
+        )
+        if code is None:
+            code = getattr(item, "sqlite_errorname", None)
+        for frame in traceback.extract_tb(item.__traceback__):
+            lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        lines.append(_qualified_name(type(item)) + (f" [{code}]" if isinstance(code, str) else ""))
+    return "\n".join(lines)
 
 
 class JsonFormatter(logging.Formatter):
