@@ -5,9 +5,9 @@ Phones are shared. The cookie holds `<identity>.<timestamp>.<signature>`: a rand
 The server renews the signature while the page is in use; after IDLE without a visit, a send or
 a poll, the token is refused and the next visit starts a new chat. A token the server did not
 sign opens nothing (and makes no user row). Ending a chat records its keyed hash in
-`ended_web_chats` for IDLE (after that the signature has expired anyway) and deletes its outbox,
-so a copied cookie, a re-poll or the next person on the phone finds nothing and cannot write
-into the open case. The cookie itself is a session cookie (no Max-Age).
+`ended_web_chats` (the retention purge forgets it after IDLE, when the signature has expired
+anyway) and deletes its outbox, so a copied cookie, a re-poll or the next person on the phone
+finds nothing and cannot write into the open case. The cookie itself is a session cookie (no Max-Age).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from itsdangerous import BadData, TimestampSigner
-from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,20 +84,9 @@ async def is_ended(*, session: AsyncSession, secret: str, chat: ChatSession) -> 
 
 async def end(*, session: AsyncSession, secret: str, chat: ChatSession) -> None:
     """End a chat: its token opens nothing from now on, and its waiting messages are deleted."""
-    await purge(session=session)
     key = outbox.outbox_key(secret, chat.address)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(EndedWebChatDB).values(key=key, ended_at=utcnow()).on_conflict_do_nothing()
     )
     await outbox.discard(session=session, address=chat.address, secret=secret)
-
-
-async def purge(*, session: AsyncSession) -> int:
-    """Forget ended chats whose tokens have expired anyway; the number forgotten."""
-    result = await session.execute(
-        delete(EndedWebChatDB)
-        .where(EndedWebChatDB.ended_at < utcnow() - IDLE)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
