@@ -7,7 +7,8 @@ a poll, the token is refused and the next visit starts a new chat. A token the s
 sign opens nothing (and makes no user row). Ending a chat records its keyed hash in
 `ended_web_chats` (the retention purge forgets it after IDLE, when the signature has expired
 anyway) and deletes its outbox, so a copied cookie, a re-poll or the next person on the phone
-finds nothing and cannot write into the open case. The cookie itself is a session cookie (no Max-Age).
+finds nothing and cannot write into the open case. The cookie itself is a session cookie
+(no Max-Age).
 """
 
 from __future__ import annotations
