@@ -46,7 +46,7 @@ from bot.content.render import Renderer
 from bot.content.store import load_content
 from bot.content.validate import CHAT_UI_KEYS
 from bot.db.models import UserDB
-from bot.dialogue.engine import DialogueEngine
+from bot.dialogue.engine import DialogueEngine, clean_text
 from bot.dialogue.messages import MAX_TEXT, Call, Inbound, InboundKind, Reply
 from bot.privacy import pseudonymise
 from bot.safety.availability import UNREACHABLE
@@ -439,7 +439,6 @@ async def _read_body(request: Request) -> tuple[bytes, bool]:
 _TEXT_FIELD = re.compile(r'"text"\s*:\s*"')
 _STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)  # a JSON string's inside
 _CUT_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?$")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def message_text(body: bytes, data: object, *, whole: bool) -> str:
@@ -449,7 +448,7 @@ def message_text(body: bytes, data: object, *, whole: bool) -> str:
         text = web_text(data.get("text")) if isinstance(data, dict) else ""
     else:
         text = _prefix_text(body.decode("utf-8", errors="ignore"))
-    return _SURROGATE.sub("\ufffd", text)
+    return clean_text(text)
 
 
 def _prefix_text(decoded: str) -> str:
